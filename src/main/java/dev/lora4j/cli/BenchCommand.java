@@ -1,0 +1,45 @@
+package dev.lora4j.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.bench.GemmBenchmark;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** `lora4j bench ...`: micro and end-to-end benchmarks, each printing JSON lines. */
+@Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print one JSON line per case.",
+    subcommands = {BenchCommand.Gemm.class})
+final class BenchCommand implements Runnable {
+    @Override
+    public void run() {
+        new picocli.CommandLine(this).usage(System.out);
+    }
+
+    @Command(name = "gemm", mixinStandardHelpOptions = true,
+        description = {"GEMM GFLOP/s on training shapes, in the three layouts.",
+            "Example: lora4j bench gemm --shapes 1024x576x576 --layouts nt,nn,tn"})
+    static final class Gemm implements Callable<Integer> {
+        @Option(names = "--shapes", split = ",", description = "MxNxK list (default: SmolLM2-135M and MiniLM-L6 layer shapes at M=1024)")
+        List<String> shapes = GemmBenchmark.DEFAULT_SHAPES;
+
+        @Option(names = "--layouts", split = ",", description = "nt (forward), nn (input grad), tn (weight grad); default all")
+        List<String> layouts = Arrays.asList("nt", "nn", "tn");
+
+        @Option(names = "--seconds", description = "minimum timed seconds per case (default ${DEFAULT-VALUE})")
+        double seconds = 1.0;
+
+        @Override
+        public Integer call() throws Exception {
+            ObjectMapper json = new ObjectMapper();
+            GemmBenchmark bench = new GemmBenchmark(seconds);
+            for (String s : shapes) {
+                for (String layout : layouts) {
+                    System.out.println(json.writeValueAsString(bench.measure(GemmBenchmark.Shape.parse(s), layout)));
+                }
+            }
+            return 0;
+        }
+    }
+}

@@ -1,0 +1,31 @@
+package dev.lora4j.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** The `lora4j` command line: the entry point of the launcher script and of the jar. */
+@Command(name = "lora4j", mixinStandardHelpOptions = true, versionProvider = Lora4j.Version.class,
+    description = "LoRA fine-tuning for the JVM, in pure Java.",
+    subcommands = {TrainCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+public final class Lora4j implements Runnable {
+
+    public static void main(String[] args) {
+        System.exit(new CommandLine(new Lora4j()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+    }
+
+    @Override
+    public void run() {
+        new CommandLine(this).usage(System.out);
+    }
+
+    /** Reads the version from the jar manifest, so it is written in one place (pom.xml). */
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Lora4j.class.getPackage().getImplementationVersion();
+            return new String[] {"lora4j " + (v == null ? "(development build)" : v),
+                "Java " + Runtime.version() + ", " + System.getProperty("os.arch") + ", "
+                    + Runtime.getRuntime().availableProcessors() + " cores"};
+        }
+    }
+}
