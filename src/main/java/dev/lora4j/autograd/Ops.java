@@ -1,0 +1,380 @@
+package dev.lora4j.autograd;
+
+import dev.lora4j.kernel.Activations;
+import dev.lora4j.kernel.Attention;
+import dev.lora4j.kernel.CrossEntropy;
+import dev.lora4j.kernel.Dropout;
+import dev.lora4j.kernel.EmbeddingKernel;
+import dev.lora4j.kernel.Gemm;
+import dev.lora4j.kernel.LayerNormKernel;
+import dev.lora4j.kernel.RmsNormKernel;
+import dev.lora4j.kernel.Rope;
+import dev.lora4j.kernel.Softmax;
+import dev.lora4j.kernel.VectorMath;
+import dev.lora4j.tensor.Shape;
+import dev.lora4j.tensor.Tensor;
+
+/**
+ * The differentiable operations, each written as its forward and, right below it, its backward. Every op
+ * treats its input as a [rows, cols] matrix (leading dimensions flattened), computes the forward with a
+ * kernel, and records a backward step only when some input requires a gradient. A backward step adds into
+ * the gradients of exactly those inputs that require one: a frozen weight gets no weight gradient.
+ */
+public final class Ops {
+    private Ops() {}
+
+    // ---- plumbing -------------------------------------------------------------------------------------
+
+    private static boolean needsGrad(Variable... inputs) {
+        if (!Tape.current().recording()) return false;
+        for (Variable v : inputs) if (v != null && v.requiresGrad()) return true;
+        return false;
+    }
+
+    private static Variable output(Shape shape, boolean requiresGrad) {
+        return new Variable(new Tensor(shape, new float[shape.size()]), requiresGrad);
+    }
+
+    private static Shape withLastDim(Shape s, int last) {
+        int[] d = s.dims();
+        d[d.length - 1] = last;
+        return Shape.of(d);
+    }
+
+    private static void requireSameShape(String op, Variable a, Variable b) {
+        if (!a.shape().equals(b.shape())) {
+            throw new IllegalArgumentException(op + ": shapes differ, " + a.shape() + " vs " + b.shape());
+        }
+    }
+
+    // ---- linear algebra -------------------------------------------------------------------------------
+
+    /**
+     * y = x·Wᵀ (+ b): x [..., in], W [out, in] (PyTorch's layout), b [out] or null.
+     * Backward: dx += dy·W; dW += dyᵀ·x and db += Σ dy only when they require a gradient.
+     */
+    public static Variable linear(Variable x, Variable w, Variable b) {
+        int in = x.shape().cols(), rows = x.shape().rows();
+        if (w.shape().rank() != 2 || w.shape().dim(1) != in) {
+            throw new IllegalArgumentException("linear: weight " + w.shape() + " does not take inputs of width " + in);
+        }
+        int out = w.shape().dim(0);
+        if (b != null && b.size() != out) throw new IllegalArgumentException("linear: bias " + b.shape() + " for " + out + " outputs");
+        Variable y = output(withLastDim(x.shape(), out), needsGrad(x, w, b));
+        Gemm.nt(rows, out, in, x.data(), w.data(), y.data(), false);
+        if (b != null) {
+            float[] yd = y.data(), bd = b.data();
+            for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bd, 0, yd, r * out, out);
+        }
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                if (x.requiresGrad()) Gemm.nn(rows, in, out, dy, w.data(), x.gradForAccumulation(), true);
+                if (w.requiresGrad()) Gemm.tn(out, in, rows, dy, x.data(), w.gradForAccumulation(), true);
+                if (b != null && b.requiresGrad()) {
+                    float[] db = b.gradForAccumulation();
+                    for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dy, r * out, db, 0, out);
+                }
+            });
+        }
+        return y;
+    }
+
+    // ---- elementwise ------------------------------------------------------------------------------------
+
+    /** a + b, same shapes. */
+    public static Variable add(Variable a, Variable b) {
+        return addScaled(a, b, 1f);
+    }
+
+    /** a + s·b, same shapes: the LoRA residual y + scaling·(B·A·x) in one pass. */
+    public static Variable addScaled(Variable a, Variable b, float s) {
+        requireSameShape("add", a, b);
+        Variable y = output(a.shape(), needsGrad(a, b));
+        int n = a.size();
+        System.arraycopy(a.data(), 0, y.data(), 0, n);
+        VectorMath.axpy(s, b.data(), 0, y.data(), 0, n);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                if (a.requiresGrad()) VectorMath.axpy(1f, dy, 0, a.gradForAccumulation(), 0, n);
+                if (b.requiresGrad()) VectorMath.axpy(s, dy, 0, b.gradForAccumulation(), 0, n);
+            });
+        }
+        return y;
+    }
+
+    /** x + bias broadcast over rows: x [..., n], bias [n]. */
+    public static Variable addBias(Variable x, Variable bias) {
+        int cols = x.shape().cols(), rows = x.shape().rows();
+        if (bias.size() != cols) throw new IllegalArgumentException("addBias: bias " + bias.shape() + " for width " + cols);
+        Variable y = output(x.shape(), needsGrad(x, bias));
+        System.arraycopy(x.data(), 0, y.data(), 0, x.size());
+        for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bias.data(), 0, y.data(), r * cols, cols);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                if (x.requiresGrad()) VectorMath.axpy(1f, dy, 0, x.gradForAccumulation(), 0, x.size());
+                if (bias.requiresGrad()) {
+                    float[] db = bias.gradForAccumulation();
+                    for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dy, r * cols, db, 0, cols);
+                }
+            });
+        }
+        return y;
+    }
+
+    /** a ⊙ b, same shapes (SwiGLU's gate times up). */
+    public static Variable mul(Variable a, Variable b) {
+        requireSameShape("mul", a, b);
+        Variable y = output(a.shape(), needsGrad(a, b));
+        int n = a.size();
+        VectorMath.mul(a.data(), b.data(), y.data(), n);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                if (a.requiresGrad()) addProduct(dy, b.data(), a.gradForAccumulation(), n);
+                if (b.requiresGrad()) addProduct(dy, a.data(), b.gradForAccumulation(), n);
+            });
+        }
+        return y;
+    }
+
+    private static void addProduct(float[] x, float[] y, float[] acc, int n) {
+        float[] tmp = new float[n];
+        VectorMath.mul(x, y, tmp, n);
+        VectorMath.axpy(1f, tmp, 0, acc, 0, n);
+    }
+
+    /** s·x. */
+    public static Variable scale(Variable x, float s) {
+        Variable y = output(x.shape(), needsGrad(x));
+        System.arraycopy(x.data(), 0, y.data(), 0, x.size());
+        VectorMath.scale(y.data(), s, y.size());
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) VectorMath.axpy(s, y.grad(), 0, x.gradForAccumulation(), 0, x.size());
+            });
+        }
+        return y;
+    }
+
+    /** Exact GELU, 0.5·x·(1 + erf(x/√2)) (BERT's "gelu"). */
+    public static Variable gelu(Variable x) {
+        return unary(x, Activations::gelu, Activations::geluBackward);
+    }
+
+    /** Tanh-approximated GELU (GPT-2's "gelu_new"). */
+    public static Variable geluTanh(Variable x) {
+        return unary(x, Activations::geluTanh, Activations::geluTanhBackward);
+    }
+
+    /** SiLU, x·σ(x) (Llama's "silu"). */
+    public static Variable silu(Variable x) {
+        return unary(x, Activations::silu, Activations::siluBackward);
+    }
+
+    private interface UnaryForward { void apply(float[] x, float[] y, int n); }
+    private interface UnaryBackward { void apply(float[] x, float[] dy, float[] dx, int n); }
+
+    private static Variable unary(Variable x, UnaryForward f, UnaryBackward b) {
+        Variable y = output(x.shape(), needsGrad(x));
+        f.apply(x.data(), y.data(), x.size());
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) b.apply(x.data(), y.grad(), x.gradForAccumulation(), x.size());
+            });
+        }
+        return y;
+    }
+
+    /** Inverted dropout with a counter-based mask from {@code seed}: backward regenerates it, nothing stored. */
+    public static Variable dropout(Variable x, float p, long seed) {
+        if (p == 0f) return x;
+        Variable y = output(x.shape(), needsGrad(x));
+        Dropout.forward(x.data(), y.data(), x.size(), p, seed);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) Dropout.backward(y.grad(), x.gradForAccumulation(), x.size(), p, seed);
+            });
+        }
+        return y;
+    }
+
+    /** Row-wise softmax over the last dimension. */
+    public static Variable softmax(Variable x) {
+        int rows = x.shape().rows(), cols = x.shape().cols();
+        Variable y = output(x.shape(), needsGrad(x));
+        Softmax.forward(x.data(), y.data(), rows, cols);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) Softmax.backward(y.data(), y.grad(), x.gradForAccumulation(), rows, cols);
+            });
+        }
+        return y;
+    }
+
+    // ---- normalisation ----------------------------------------------------------------------------------
+
+    /** LayerNorm over the last dimension with weight gamma and optional bias beta (PyTorch semantics). */
+    public static Variable layerNorm(Variable x, Variable gamma, Variable beta, float eps) {
+        int rows = x.shape().rows(), cols = x.shape().cols();
+        if (gamma.size() != cols) throw new IllegalArgumentException("layerNorm: weight " + gamma.shape() + " for width " + cols);
+        Variable y = output(x.shape(), needsGrad(x, gamma, beta));
+        float[] mean = new float[rows], rstd = new float[rows];
+        LayerNormKernel.forward(x.data(), gamma.data(), beta == null ? null : beta.data(), y.data(), mean, rstd, rows, cols, eps);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() == null) return;
+                LayerNormKernel.backward(y.grad(), x.data(), gamma.data(), mean, rstd,
+                    x.requiresGrad() ? x.gradForAccumulation() : null,
+                    gamma.requiresGrad() ? gamma.gradForAccumulation() : null,
+                    beta != null && beta.requiresGrad() ? beta.gradForAccumulation() : null, rows, cols);
+            });
+        }
+        return y;
+    }
+
+    /** RMSNorm over the last dimension (Llama): x·rsqrt(mean(x²)+eps)·gamma. */
+    public static Variable rmsNorm(Variable x, Variable gamma, float eps) {
+        int rows = x.shape().rows(), cols = x.shape().cols();
+        if (gamma.size() != cols) throw new IllegalArgumentException("rmsNorm: weight " + gamma.shape() + " for width " + cols);
+        Variable y = output(x.shape(), needsGrad(x, gamma));
+        float[] rstd = new float[rows];
+        RmsNormKernel.forward(x.data(), gamma.data(), y.data(), rstd, rows, cols, eps);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() == null) return;
+                RmsNormKernel.backward(y.grad(), x.data(), gamma.data(), rstd,
+                    x.requiresGrad() ? x.gradForAccumulation() : null,
+                    gamma.requiresGrad() ? gamma.gradForAccumulation() : null, rows, cols);
+            });
+        }
+        return y;
+    }
+
+    // ---- embeddings, positions, attention -------------------------------------------------------------
+
+    /** Rows of {@code table} [vocab, dim] picked by {@code ids}: result [ids.length, dim]. */
+    public static Variable embedding(Variable table, int[] ids) {
+        int dim = table.shape().cols();
+        Variable y = output(Shape.of(ids.length, dim), needsGrad(table));
+        EmbeddingKernel.gather(table.data(), dim, ids, y.data());
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) EmbeddingKernel.scatterAdd(y.grad(), ids, dim, table.gradForAccumulation());
+            });
+        }
+        return y;
+    }
+
+    /**
+     * Rotary position embedding (Hugging Face rotate-half) on x [tokens, heads·headDim]; token t is at
+     * positions[t]. The backward is the inverse rotation of the incoming gradient.
+     */
+    public static Variable rope(Variable x, int heads, int headDim, int[] positions, Rope.Table table) {
+        int rows = x.shape().rows();
+        if (x.shape().cols() != heads * headDim || positions.length != rows) {
+            throw new IllegalArgumentException("rope: x " + x.shape() + " vs " + heads + " heads x " + headDim + ", " + positions.length + " positions");
+        }
+        Variable y = output(x.shape(), needsGrad(x));
+        System.arraycopy(x.data(), 0, y.data(), 0, x.size());
+        Rope.apply(y.data(), rows, heads, headDim, positions, table, false);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() == null) return;
+                float[] g = y.grad().clone();
+                Rope.apply(g, rows, heads, headDim, positions, table, true);
+                VectorMath.axpy(1f, g, 0, x.gradForAccumulation(), 0, g.length);
+            });
+        }
+        return y;
+    }
+
+    /**
+     * Multi-head scaled dot-product attention; q [batch·seq, heads·headDim], k and v [batch·seq,
+     * kvHeads·headDim]. Saves only the output and each row's log-sum-exp; backward recomputes the rest.
+     */
+    public static Variable attention(Variable q, Variable k, Variable v, Attention.Shape s, boolean causal,
+                                     boolean[] keyValid, float scale) {
+        Variable y = output(q.shape(), needsGrad(q, k, v));
+        float[] lse = new float[s.batch() * s.heads() * s.seq()];
+        Attention.forward(q.data(), k.data(), v.data(), y.data(), lse, s, causal, keyValid, scale);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() == null) return;
+                // The kernel adds into all three; a frozen input gets a scratch buffer that is dropped.
+                float[] dq = q.requiresGrad() ? q.gradForAccumulation() : new float[q.size()];
+                float[] dk = k.requiresGrad() ? k.gradForAccumulation() : new float[k.size()];
+                float[] dv = v.requiresGrad() ? v.gradForAccumulation() : new float[v.size()];
+                Attention.backward(q.data(), k.data(), v.data(), y.data(), lse, y.grad(), dq, dk, dv, s, causal, keyValid, scale);
+            });
+        }
+        return y;
+    }
+
+    // ---- losses -----------------------------------------------------------------------------------------
+
+    /**
+     * Mean cross-entropy of logits [rows, vocab] against targets, skipping rows whose target is
+     * {@code ignoreIndex}. The gradient is computed in the same fused pass as the loss and kept until backward.
+     */
+    public static Variable crossEntropy(Variable logits, int[] targets, int ignoreIndex) {
+        int rows = logits.shape().rows(), vocab = logits.shape().cols();
+        if (targets.length != rows) throw new IllegalArgumentException("crossEntropy: " + targets.length + " targets for " + rows + " rows");
+        boolean grad = needsGrad(logits);
+        int counted = 0;
+        for (int t : targets) if (t != ignoreIndex) counted++;
+        float inv = counted == 0 ? 0f : 1f / counted;
+        float[] dLogits = grad ? new float[logits.size()] : null;
+        CrossEntropy.Result r = CrossEntropy.forwardBackward(logits.data(), rows, vocab, targets, ignoreIndex, dLogits, inv);
+        Variable loss = output(Shape.of(), grad);
+        loss.data()[0] = (float) (r.count() == 0 ? 0 : r.lossSum() / r.count());
+        if (grad) {
+            Tape.current().record(loss, () -> {
+                if (loss.grad() == null) return;
+                VectorMath.axpy(loss.grad()[0], dLogits, 0, logits.gradForAccumulation(), 0, dLogits.length);
+            });
+        }
+        return loss;
+    }
+
+    /** Mean squared error between x and a constant target of the same size. */
+    public static Variable mse(Variable x, float[] target) {
+        int n = x.size();
+        if (target.length != n) throw new IllegalArgumentException("mse: target has " + target.length + " elements, x has " + n);
+        float[] diff = new float[n];
+        double s = 0;
+        for (int i = 0; i < n; i++) {
+            diff[i] = x.data()[i] - target[i];
+            s += (double) diff[i] * diff[i];
+        }
+        Variable loss = output(Shape.of(), needsGrad(x));
+        loss.data()[0] = (float) (s / n);
+        if (loss.requiresGrad()) {
+            Tape.current().record(loss, () -> {
+                if (loss.grad() != null) VectorMath.axpy(2f * loss.grad()[0] / n, diff, 0, x.gradForAccumulation(), 0, n);
+            });
+        }
+        return loss;
+    }
+
+    /** Σ x ⊙ w for a constant w: a scalar probe of x, used by gradient checks. */
+    public static Variable dot(Variable x, float[] w) {
+        if (w.length != x.size()) throw new IllegalArgumentException("dot: weights have " + w.length + " elements, x has " + x.size());
+        Variable y = output(Shape.of(), needsGrad(x));
+        double s = 0;
+        for (int i = 0; i < w.length; i++) s += (double) x.data()[i] * w[i];
+        y.data()[0] = (float) s;
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) VectorMath.axpy(y.grad()[0], w, 0, x.gradForAccumulation(), 0, w.length);
+            });
+        }
+        return y;
+    }
+}

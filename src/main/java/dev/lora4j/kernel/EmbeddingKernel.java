@@ -1,0 +1,48 @@
+package dev.lora4j.kernel;
+
+import jdk.incubator.vector.FloatVector;
+
+/**
+ * Embedding lookup: gathering rows of a table [vocab, dim] by token id, and its backward, adding each
+ * token's gradient back into the row it came from.
+ */
+public final class EmbeddingKernel {
+    private EmbeddingKernel() {}
+
+    /** out[t] = table[ids[t]] for every position t; out is [ids.length, dim]. */
+    public static void gather(float[] table, int dim, int[] ids, float[] out) {
+        checkIds(table, dim, ids, "table");
+        VectorMath.checkLength("out", out, (long) ids.length * dim);
+        for (int t = 0; t < ids.length; t++) System.arraycopy(table, ids[t] * dim, out, t * dim, dim);
+    }
+
+    /** dTable[ids[t]] += dOut[t] for every position t; repeated ids accumulate. */
+    public static void scatterAdd(float[] dOut, int[] ids, int dim, float[] dTable) {
+        checkIds(dTable, dim, ids, "dTable");
+        VectorMath.checkLength("dOut", dOut, (long) ids.length * dim);
+        // Repeated ids make rows of dTable collide, so threads split the columns instead: each owns a
+        // vector-aligned slice of every row and no element is written by two of them.
+        int lanes = FloatVector.SPECIES_PREFERRED.length();
+        int slices = (dim + lanes - 1) / lanes;
+        VectorMath.forRows(slices, (long) ids.length * lanes, (chunk, from, to) -> {
+            int c0 = from * lanes;
+            int width = Math.min(dim, to * lanes) - c0;
+            for (int t = 0; t < ids.length; t++) VectorMath.axpy(1f, dOut, t * dim + c0, dTable, ids[t] * dim + c0, width);
+        });
+    }
+
+    /** Checks dim and every id against a table [vocab, dim], before anything is written. */
+    private static void checkIds(float[] table, int dim, int[] ids, String tableName) {
+        if (dim <= 0) throw new IllegalArgumentException("embedding dim must be positive, got " + dim);
+        if (table.length % dim != 0) {
+            throw new IllegalArgumentException(tableName + " has " + table.length + " elements, not a multiple of dim " + dim);
+        }
+        int vocab = table.length / dim;
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= vocab) {
+                throw new IllegalArgumentException("token id " + ids[t] + " at position " + t
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+}

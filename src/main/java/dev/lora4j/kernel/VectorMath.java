@@ -1,0 +1,196 @@
+package dev.lora4j.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Small vectorised loops over float arrays (dot, axpy, sums, elementwise arithmetic) that autograd ops and the
+ * other kernels are built from, plus the row-chunking every row-wise kernel of this package shares.
+ *
+ * <p>The arithmetic helpers are serial on purpose: they are the inner loops of kernels that already split
+ * their work over {@link Parallel}.
+ */
+public final class VectorMath {
+    private static final VectorSpecies<Float> SPECIES = FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * Sums are accumulated in float lanes over blocks this long and the block totals in double: cheap, and a
+     * sum over millions of elements (a gradient norm, a 50k-vocabulary softmax) keeps its small terms.
+     * A multiple of every vector length.
+     */
+    private static final int SUM_BLOCK = 1024;
+
+    private VectorMath() {}
+
+    /** Σ a[aOff+i]·b[bOff+i] for i &lt; n. */
+    public static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        FloatVector acc = FloatVector.zero(SPECIES);
+        int i = 0;
+        for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
+            acc = FloatVector.fromArray(SPECIES, a, aOff + i).fma(FloatVector.fromArray(SPECIES, b, bOff + i), acc);
+        }
+        float sum = acc.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
+        return sum;
+    }
+
+    /** y[yOff+i] += alpha·x[xOff+i] for i &lt; n. */
+    public static void axpy(float alpha, float[] x, int xOff, float[] y, int yOff, int n) {
+        FloatVector va = FloatVector.broadcast(SPECIES, alpha);
+        int i = 0;
+        for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
+            FloatVector.fromArray(SPECIES, x, xOff + i).fma(va, FloatVector.fromArray(SPECIES, y, yOff + i))
+                    .intoArray(y, yOff + i);
+        }
+        for (; i < n; i++) y[yOff + i] += alpha * x[xOff + i];
+    }
+
+    /** out = a + b over the first n elements; out may be a or b. */
+    public static void add(float[] a, float[] b, float[] out, int n) {
+        int i = 0;
+        for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
+            FloatVector.fromArray(SPECIES, a, i).add(FloatVector.fromArray(SPECIES, b, i)).intoArray(out, i);
+        }
+        for (; i < n; i++) out[i] = a[i] + b[i];
+    }
+
+    /** out = a · b elementwise over the first n elements; out may be a or b. */
+    public static void mul(float[] a, float[] b, float[] out, int n) {
+        int i = 0;
+        for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
+            FloatVector.fromArray(SPECIES, a, i).mul(FloatVector.fromArray(SPECIES, b, i)).intoArray(out, i);
+        }
+        for (; i < n; i++) out[i] = a[i] * b[i];
+    }
+
+    /** x *= s over the first n elements. */
+    public static void scale(float[] x, float s, int n) {
+        scale(x, 0, n, s);
+    }
+
+    /** x[off+i] *= s for i &lt; n. */
+    public static void scale(float[] x, int off, int n, float s) {
+        FloatVector vs = FloatVector.broadcast(SPECIES, s);
+        int i = 0;
+        for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
+            FloatVector.fromArray(SPECIES, x, off + i).mul(vs).intoArray(x, off + i);
+        }
+        for (; i < n; i++) x[off + i] *= s;
+    }
+
+    /** Σ x[off+i]² for i &lt; n, accumulated in double (gradient norms over whole models). */
+    public static double sumSquares(float[] x, int off, int n) {
+        double total = 0;
+        int i = 0;
+        int bound = SPECIES.loopBound(n);
+        while (i < bound) {
+            int blockEnd = Math.min(bound, i + SUM_BLOCK);
+            FloatVector acc = FloatVector.zero(SPECIES);
+            for (; i < blockEnd; i += SPECIES.length()) {
+                FloatVector v = FloatVector.fromArray(SPECIES, x, off + i);
+                acc = v.fma(v, acc);
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) total += (double) x[off + i] * x[off + i];
+        return total;
+    }
+
+    /** Σ x[off+i] for i &lt; n (block totals kept in double, so long sums stay accurate). */
+    public static float sum(float[] x, int off, int n) {
+        double total = 0;
+        int i = 0;
+        int bound = SPECIES.loopBound(n);
+        while (i < bound) {
+            int blockEnd = Math.min(bound, i + SUM_BLOCK);
+            FloatVector acc = FloatVector.zero(SPECIES);
+            for (; i < blockEnd; i += SPECIES.length()) acc = acc.add(FloatVector.fromArray(SPECIES, x, off + i));
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) total += x[off + i];
+        return (float) total;
+    }
+
+    /** max of x[off+i] for i &lt; n; -∞ when n is 0. */
+    public static float max(float[] x, int off, int n) {
+        FloatVector acc = FloatVector.broadcast(SPECIES, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
+            acc = acc.max(FloatVector.fromArray(SPECIES, x, off + i));
+        }
+        float max = acc.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) max = Math.max(max, x[off + i]);
+        return max;
+    }
+
+    /** Σ exp(x[off+i] - shift) for i &lt; n, block totals in double: the denominator of a (log-)softmax. */
+    static double sumExp(float[] x, int off, int n, float shift) {
+        FloatVector vShift = FloatVector.broadcast(SPECIES, shift);
+        double total = 0;
+        int i = 0;
+        int bound = SPECIES.loopBound(n);
+        while (i < bound) {
+            int blockEnd = Math.min(bound, i + SUM_BLOCK);
+            FloatVector acc = FloatVector.zero(SPECIES);
+            for (; i < blockEnd; i += SPECIES.length()) {
+                acc = acc.add(FloatVector.fromArray(SPECIES, x, off + i).sub(vShift).lanewise(VectorOperators.EXP));
+            }
+            total += acc.reduceLanes(VectorOperators.ADD);
+        }
+        for (; i < n; i++) total += Math.exp(x[off + i] - shift);
+        return total;
+    }
+
+    // ---- splitting row-wise work over Parallel ----
+
+    /** Below this many elements a kernel stays on the calling thread: handing work over costs more than it saves. */
+    private static final long PARALLEL_MIN_ELEMENTS = 1 << 15;
+    /** Smallest share of work worth a task of its own. */
+    private static final long CHUNK_MIN_ELEMENTS = 1 << 13;
+
+    /** Work on the contiguous rows [from, to); {@code chunk} numbers the range, for per-chunk partial results. */
+    @FunctionalInterface
+    interface RowRange {
+        void run(int chunk, int from, int to);
+    }
+
+    /**
+     * How many contiguous row ranges {@code rows × cols} elements are worth splitting into: 1 when the work is
+     * small, the pool has one thread, or the caller already is a kernel thread.
+     */
+    static int chunkCount(int rows, long cols) {
+        long elements = rows * cols;
+        if (elements < PARALLEL_MIN_ELEMENTS || Parallel.threads() == 1 || Parallel.insideWorker()) return 1;
+        // A few chunks per thread, so dynamic scheduling evens out uneven rows (ignored targets, say).
+        long chunks = Math.min(4L * Parallel.threads(), elements / CHUNK_MIN_ELEMENTS);
+        return (int) Math.max(1, Math.min(rows, chunks));
+    }
+
+    /** Runs body over {@code chunks} near-equal ranges covering rows [0, rows); in parallel when chunks &gt; 1. */
+    static void forChunks(int rows, int chunks, RowRange body) {
+        if (chunks <= 1) {
+            body.run(0, 0, rows);
+            return;
+        }
+        Parallel.parallelFor(0, chunks, c ->
+                body.run(c, (int) ((long) rows * c / chunks), (int) ((long) rows * (c + 1) / chunks)));
+    }
+
+    /** {@link #forChunks} with as many chunks as {@code rows × cols} elements are worth. */
+    static void forRows(int rows, long cols, RowRange body) {
+        forChunks(rows, chunkCount(rows, cols), body);
+    }
+
+    // ---- argument checks shared by the kernels ----
+
+    static void checkShape(int rows, int cols) {
+        if (rows < 0 || cols < 0) throw new IllegalArgumentException("negative shape [" + rows + ", " + cols + "]");
+    }
+
+    static void checkLength(String name, float[] a, long needed) {
+        if (a.length < needed) {
+            throw new IllegalArgumentException(name + " has " + a.length + " elements, needs at least " + needed);
+        }
+    }
+}
