@@ -273,6 +273,22 @@ public final class Ops {
     }
 
     /**
+     * Columns of {@code table} [rank, vocab] picked by {@code ids}: result [ids.length, rank]. LoRA's embedding
+     * A is stored [r, vocab] (Peft's layout), and this looks it up as if it were its transpose.
+     */
+    public static Variable embeddingColumns(Variable table, int[] ids) {
+        int rank = table.shape().dim(0);
+        Variable y = output(Shape.of(ids.length, rank), needsGrad(table));
+        EmbeddingKernel.gatherColumns(table.data(), rank, ids, y.data());
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) EmbeddingKernel.scatterAddColumns(y.grad(), ids, rank, table.gradForAccumulation());
+            });
+        }
+        return y;
+    }
+
+    /**
      * Rotary position embedding (Hugging Face rotate-half) on x [tokens, heads·headDim]; token t is at
      * positions[t]. The backward is the inverse rotation of the incoming gradient.
      */

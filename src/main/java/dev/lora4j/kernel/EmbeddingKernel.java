@@ -31,6 +31,29 @@ public final class EmbeddingKernel {
         });
     }
 
+    /**
+     * out[t] = column ids[t] of a table stored transposed, [rank, vocab]: how LoRA's embedding A [r, vocab]
+     * is looked up without materialising its transpose. out is [ids.length, rank].
+     */
+    public static void gatherColumns(float[] table, int rank, int[] ids, float[] out) {
+        checkIds(table, rank, ids, "table");
+        int vocab = table.length / rank;
+        VectorMath.checkLength("out", out, (long) ids.length * rank);
+        for (int t = 0; t < ids.length; t++) {
+            for (int j = 0; j < rank; j++) out[t * rank + j] = table[j * vocab + ids[t]];
+        }
+    }
+
+    /** The backward of {@link #gatherColumns}: dTable[:, ids[t]] += dOut[t]. Serial: rank is small. */
+    public static void scatterAddColumns(float[] dOut, int[] ids, int rank, float[] dTable) {
+        checkIds(dTable, rank, ids, "dTable");
+        int vocab = dTable.length / rank;
+        VectorMath.checkLength("dOut", dOut, (long) ids.length * rank);
+        for (int t = 0; t < ids.length; t++) {
+            for (int j = 0; j < rank; j++) dTable[j * vocab + ids[t]] += dOut[t * rank + j];
+        }
+    }
+
     /** Checks dim and every id against a table [vocab, dim], before anything is written. */
     private static void checkIds(float[] table, int dim, int[] ids, String tableName) {
         if (dim <= 0) throw new IllegalArgumentException("embedding dim must be positive, got " + dim);

@@ -25,6 +25,11 @@ public abstract class Module {
         return slot;
     }
 
+    /** Removes a child or parameter registered under {@code name}; false when there was none. */
+    protected final boolean unregister(String name) {
+        return children.remove(name) != null | parameters.remove(name) != null;
+    }
+
     /** Registers a parameter under a local name ({@code weight}, {@code bias}). */
     protected final Variable parameter(String name, Variable p) {
         checkName(name);

@@ -1,0 +1,269 @@
+package dev.lora4j.peft;
+
+import dev.lora4j.autograd.Variable;
+import dev.lora4j.nn.Embedding;
+import dev.lora4j.nn.Linear;
+import dev.lora4j.nn.Module;
+import dev.lora4j.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * A model with LoRA injected (Peft's LoraModel): finds the target layers by name, wraps them, freezes the
+ * base, and manages named adapters over the whole tree: add, activate, disable, delete, merge, unmerge,
+ * unload. Adapter weights are exposed under Peft's checkpoint keys.
+ */
+public final class LoraModel {
+    /** Module names treated as the output layer, which all-linear leaves alone (as Peft does with lm_head). */
+    private static final List<String> OUTPUT_LAYER_NAMES = List.of("lm_head");
+    /** Peft's prefix of every adapter key: PeftModel.base_model (LoraModel) .model (the HF model). */
+    public static final String KEY_PREFIX = "base_model.model.";
+
+    private final Module root;
+    private final Map<String, LoraConfig> configs = new LinkedHashMap<>();
+    private final long seed;
+    private String active;
+
+    private LoraModel(Module root, long seed) {
+        this.root = root;
+        this.seed = seed;
+    }
+
+    /** Injects adapter "default" into {@code root} (in place) and freezes everything else. */
+    public static LoraModel inject(Module root, LoraConfig config, long seed) {
+        LoraModel m = new LoraModel(root, seed);
+        m.addAdapter("default", config);
+        return m;
+    }
+
+    public Module model() {
+        return root;
+    }
+
+    /**
+     * Adds an adapter: wraps every target layer (or adds to its existing wrapper), then sets trainability so
+     * that exactly the active adapter's LoRA weights, its modules_to_save and its chosen biases train.
+     */
+    public void addAdapter(String name, LoraConfig config) {
+        if (configs.containsKey(name)) throw new IllegalArgumentException("adapter '" + name + "' already exists");
+        List<String> targets = findTargets(config);
+        SplittableRandom rnd = new SplittableRandom(seed ^ name.hashCode());
+        for (String path : targets) {
+            Module m = root.get(path);
+            LoraLayer layer = switch (m) {
+                case LoraLayer existing -> existing;
+                case Linear lin -> {
+                    LoraLinear w = new LoraLinear(lin, seed ^ path.hashCode());
+                    root.replace(path, w);
+                    yield w;
+                }
+                case Embedding emb -> {
+                    LoraEmbedding w = new LoraEmbedding(emb);
+                    root.replace(path, w);
+                    yield w;
+                }
+                default -> throw new IllegalStateException("unreachable: " + m.getClass());
+            };
+            layer.addAdapter(name, config, rnd.split());
+        }
+        configs.put(name, config);
+        if (active == null) active = name;
+        setActiveAdapter(active);
+    }
+
+    /** The dotted paths the config's target_modules select, or a clear error naming what could have matched. */
+    private List<String> findTargets(LoraConfig config) {
+        List<String> out = new ArrayList<>(), candidates = new ArrayList<>();
+        for (var e : root.namedModules().entrySet()) {
+            String path = e.getKey();
+            Module m = e.getValue();
+            boolean linear = m instanceof Linear || m instanceof LoraLinear;
+            boolean embedding = m instanceof Embedding || m instanceof LoraEmbedding;
+            if (!(linear || embedding) || insideLoraWrapper(path)) continue;
+            candidates.add(path);
+            boolean selected = switch (config.targetModules()) {
+                case TargetModules.AllLinear a -> linear && !isOutputLayer(path) && !inModulesToSave(path, config);
+                default -> config.targetModules().matches(path);
+            };
+            if (selected) out.add(path);
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("target_modules " + describe(config.targetModules())
+                + " matched no linear or embedding layer; the model has: " + abbreviate(candidates));
+        }
+        return out;
+    }
+
+    private boolean insideLoraWrapper(String path) {
+        int dot = path.lastIndexOf('.');
+        while (dot > 0) {
+            path = path.substring(0, dot);
+            if (root.get(path) instanceof LoraLayer) return true;
+            dot = path.lastIndexOf('.');
+        }
+        return false;
+    }
+
+    private static boolean isOutputLayer(String path) {
+        for (String n : OUTPUT_LAYER_NAMES) if (path.equals(n) || path.endsWith("." + n)) return true;
+        return false;
+    }
+
+    /** True when the module at {@code path}, or one of its ancestors, is named in modules_to_save. */
+    private static boolean inModulesToSave(String path, LoraConfig c) {
+        for (String p = path; !p.isEmpty(); p = p.contains(".") ? p.substring(0, p.lastIndexOf('.')) : "") {
+            for (String n : c.modulesToSave()) if (p.equals(n) || p.endsWith("." + n)) return true;
+        }
+        return false;
+    }
+
+    private static String describe(TargetModules t) {
+        return switch (t) {
+            case TargetModules.Names n -> n.names().toString();
+            case TargetModules.Regex r -> "regex '" + r.regex() + "'";
+            case TargetModules.AllLinear a -> "all-linear";
+        };
+    }
+
+    private static String abbreviate(List<String> paths) {
+        if (paths.isEmpty()) return "(none)";
+        // Show distinct leaf names first: they are what one writes in target_modules.
+        List<String> leaves = paths.stream().map(p -> p.substring(p.lastIndexOf('.') + 1)).distinct().toList();
+        return "names " + leaves + " (e.g. " + paths.get(0) + ")";
+    }
+
+    public List<LoraLayer> loraLayers() {
+        List<LoraLayer> out = new ArrayList<>();
+        for (Module m : root.namedModules().values()) if (m instanceof LoraLayer l) out.add(l);
+        return out;
+    }
+
+    private Map<String, LoraLayer> loraLayersByPath() {
+        Map<String, LoraLayer> out = new LinkedHashMap<>();
+        root.namedModules().forEach((p, m) -> { if (m instanceof LoraLayer l) out.put(p, l); });
+        return out;
+    }
+
+    public String activeAdapter() {
+        return active;
+    }
+
+    public Map<String, LoraConfig> configs() {
+        return Map.copyOf(configs);
+    }
+
+    /** Makes {@code name} the adapter that forward uses and that trains; all other weights are frozen. */
+    public void setActiveAdapter(String name) {
+        LoraConfig config = requireConfig(name);
+        active = name;
+        root.setTrainable(false);
+        for (var e : loraLayersByPath().entrySet()) {
+            LoraLayer layer = e.getValue();
+            if (layer.adapterNames().contains(name)) {
+                layer.setActiveAdapters(List.of(name));
+                layer.adapterParameters(name).values().forEach(p -> p.setRequiresGrad(true));
+            } else {
+                layer.setActiveAdapters(List.of());
+            }
+        }
+        for (var e : root.namedParameters().entrySet()) {
+            String path = e.getKey();
+            boolean isBias = path.endsWith(".bias") || path.equals("bias");
+            boolean train = switch (config.bias()) {
+                case ALL -> isBias;
+                case LORA_ONLY -> isBias && path.contains(".base_layer.");
+                case NONE -> false;
+            };
+            if (train || inModulesToSave(path, config)) e.getValue().setRequiresGrad(true);
+        }
+    }
+
+    private LoraConfig requireConfig(String name) {
+        LoraConfig c = configs.get(name);
+        if (c == null) throw new IllegalArgumentException("no adapter '" + name + "'; adapters: " + configs.keySet());
+        return c;
+    }
+
+    /** Base model only while the scope is open: {@code try (var s = lora.disableAdapters()) { ... }}. */
+    public AutoCloseableScope disableAdapters() {
+        loraLayers().forEach(l -> l.setDisabled(true));
+        return () -> loraLayers().forEach(l -> l.setDisabled(false));
+    }
+
+    /** A scope whose close throws nothing. */
+    public interface AutoCloseableScope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    public void deleteAdapter(String name) {
+        requireConfig(name);
+        for (var e : loraLayersByPath().entrySet()) {
+            if (e.getValue().adapterNames().contains(name)) e.getValue().deleteAdapter(name);
+        }
+        configs.remove(name);
+        if (name.equals(active)) {
+            active = configs.isEmpty() ? null : configs.keySet().iterator().next();
+            if (active != null) setActiveAdapter(active);
+        }
+    }
+
+    /** Merges the active adapter into the base weights (forward then costs nothing extra). */
+    public void merge() {
+        for (LoraLayer l : loraLayers()) if (l.adapterNames().contains(active)) l.merge(List.of(active));
+    }
+
+    public void unmerge() {
+        loraLayers().forEach(LoraLayer::unmerge);
+    }
+
+    /** Merges the active adapter and puts the plain base layers back: the result is a model without LoRA. */
+    public Module mergeAndUnload() {
+        merge();
+        return unload();
+    }
+
+    /** Puts the plain base layers back (merged deltas stay in their weights, unmerged adapters are dropped). */
+    public Module unload() {
+        for (var e : loraLayersByPath().entrySet()) root.replace(e.getKey(), e.getValue().baseLayer());
+        configs.clear();
+        active = null;
+        return root;
+    }
+
+    public TrainableParameters trainableParameters() {
+        return TrainableParameters.of(root);
+    }
+
+    /** The trainable variables, in a stable order (what the optimizer gets). */
+    public List<Variable> trainableVariables() {
+        return root.namedParameters().values().stream().filter(Variable::requiresGrad).toList();
+    }
+
+    /**
+     * The adapter's weights under the keys Peft's save_pretrained writes: {@code base_model.model.<path>.lora_A.weight}
+     * and so on, plus modules_to_save and trained biases as {@code base_model.model.<path>.weight}.
+     */
+    public Map<String, Tensor> adapterStateDict(String name) {
+        LoraConfig config = requireConfig(name);
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (var e : loraLayersByPath().entrySet()) {
+            LoraLayer layer = e.getValue();
+            if (!layer.adapterNames().contains(name)) continue;
+            layer.adapterParameters(name).forEach((k, v) -> out.put(KEY_PREFIX + e.getKey() + "." + k, v.value()));
+        }
+        for (var e : root.namedParameters().entrySet()) {
+            String path = e.getKey();
+            boolean bias = path.endsWith("bias") && switch (config.bias()) {
+                case ALL -> true;
+                case LORA_ONLY -> path.contains(".base_layer.");
+                case NONE -> false;
+            };
+            if (bias || inModulesToSave(path, config)) out.put(KEY_PREFIX + path.replace(".base_layer.", "."), e.getValue().value());
+        }
+        return out;
+    }
+}
