@@ -7,6 +7,7 @@ import dev.lora4j.kernel.Dropout;
 import dev.lora4j.kernel.EmbeddingKernel;
 import dev.lora4j.kernel.Gemm;
 import dev.lora4j.kernel.LayerNormKernel;
+import dev.lora4j.kernel.Pooling;
 import dev.lora4j.kernel.RmsNormKernel;
 import dev.lora4j.kernel.Rope;
 import dev.lora4j.kernel.Softmax;
@@ -178,6 +179,18 @@ public final class Ops {
         return unary(x, Activations::silu, Activations::siluBackward);
     }
 
+    /** tanh (BERT's pooler); the backward uses the output, 1 − y². */
+    public static Variable tanh(Variable x) {
+        Variable y = output(x.shape(), needsGrad(x));
+        Activations.tanh(x.data(), y.data(), x.size());
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) Activations.tanhBackward(y.data(), y.grad(), x.gradForAccumulation(), x.size());
+            });
+        }
+        return y;
+    }
+
     private interface UnaryForward { void apply(float[] x, float[] y, int n); }
     private interface UnaryBackward { void apply(float[] x, float[] dy, float[] dx, int n); }
 
@@ -328,6 +341,42 @@ public final class Ops {
                 float[] dk = k.requiresGrad() ? k.gradForAccumulation() : new float[k.size()];
                 float[] dv = v.requiresGrad() ? v.gradForAccumulation() : new float[v.size()];
                 Attention.backward(q.data(), k.data(), v.data(), y.data(), lse, y.grad(), dq, dk, dv, s, causal, keyValid, scale);
+            });
+        }
+        return y;
+    }
+
+    // ---- pooling ------------------------------------------------------------------------------------------
+
+    /** Rows of x picked by index (x[rows[i]]): the [CLS] vector of each sequence, the last token, ... */
+    public static Variable selectRows(Variable x, int[] rows) {
+        return embedding(x, rows);
+    }
+
+    /** Masked mean over each sequence: x [batch·seq, dim] -> [batch, dim]. */
+    public static Variable meanPool(Variable x, int batch, int seq, int[] mask) {
+        int dim = x.shape().cols();
+        if (mask.length != batch * seq) throw new IllegalArgumentException("meanPool: mask has " + mask.length + " entries, need " + batch * seq);
+        Variable y = output(Shape.of(batch, dim), needsGrad(x));
+        Pooling.meanForward(x.data(), batch, seq, dim, mask, y.data());
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) Pooling.meanBackward(y.grad(), batch, seq, dim, mask, x.gradForAccumulation());
+            });
+        }
+        return y;
+    }
+
+    /** Each row scaled to unit L2 norm (torch.nn.functional.normalize, eps 1e-12). */
+    public static Variable l2Normalize(Variable x) {
+        int rows = x.shape().rows(), cols = x.shape().cols();
+        float eps = 1e-12f;
+        Variable y = output(x.shape(), needsGrad(x));
+        float[] norms = new float[rows];
+        Pooling.l2NormalizeForward(x.data(), y.data(), norms, rows, cols, eps);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) Pooling.l2NormalizeBackward(y.data(), y.grad(), norms, x.gradForAccumulation(), rows, cols, eps);
             });
         }
         return y;

@@ -231,6 +231,33 @@ public final class Activations {
     }
 
     /** 1 / (1 + e^-x); saturates cleanly to 0 (e^-x = ∞) and 1 (e^-x = 0) without NaN. */
+    // ---- tanh (BERT's pooler) ----
+
+    /** y = tanh(x) = 2·sigmoid(2x) − 1, saturating cleanly at ±1 for large |x|. */
+    public static void tanh(float[] x, float[] y, int n) {
+        check(n, x, y);
+        VectorMath.forRows(n, 1, (chunk, from, to) -> {
+            for (int i = from; i < to; i += SPECIES.length()) {
+                VectorMask<Float> m = SPECIES.indexInRange(i, to);
+                FloatVector v = FloatVector.fromArray(SPECIES, x, i, m);
+                sigmoid(v.mul(2f)).mul(2f).sub(1f).intoArray(y, i, m);
+            }
+        });
+    }
+
+    /** dx += dy·(1 − y²), from the forward's output y. */
+    public static void tanhBackward(float[] y, float[] dy, float[] dx, int n) {
+        check(n, y, dy, dx);
+        VectorMath.forRows(n, 1, (chunk, from, to) -> {
+            for (int i = from; i < to; i += SPECIES.length()) {
+                VectorMask<Float> m = SPECIES.indexInRange(i, to);
+                FloatVector t = FloatVector.fromArray(SPECIES, y, i, m);
+                FloatVector g = t.mul(t).neg().add(1f);
+                g.fma(FloatVector.fromArray(SPECIES, dy, i, m), FloatVector.fromArray(SPECIES, dx, i, m)).intoArray(dx, i, m);
+            }
+        });
+    }
+
     private static FloatVector sigmoid(FloatVector x) {
         return reciprocal(x.neg().lanewise(VectorOperators.EXP).add(1f));
     }
