@@ -1,0 +1,89 @@
+package dev.lora4j.train;
+
+import dev.lora4j.autograd.Tape;
+import dev.lora4j.autograd.Variable;
+import dev.lora4j.train.optim.AdamW;
+import dev.lora4j.train.optim.GradientClipping;
+import dev.lora4j.train.optim.LrSchedule;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * The training loop, plain and visible: shuffle, micro-batches, backward (gradients accumulate), clip,
+ * AdamW step under the LR schedule, zero. A progress bar shows loss, tokens/s and ETA.
+ */
+public final class Trainer {
+
+    /** Computes a micro-batch's loss (recording on the tape) and says how many tokens it covered. */
+    public interface LossFunction<T> {
+        Result loss(List<T> batch);
+
+        record Result(Variable loss, long tokens) {}
+    }
+
+    private final TrainingOptions options;
+    private final boolean showProgress;
+
+    public Trainer(TrainingOptions options, boolean showProgress) {
+        this.options = options;
+        this.showProgress = showProgress;
+    }
+
+    public <T> TrainingHistory fit(List<T> examples, List<Variable> trainable, LossFunction<T> lossFn) {
+        if (examples.isEmpty()) throw new IllegalArgumentException("no training examples");
+        int microPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
+        long totalSteps = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
+        AdamW optimizer = new AdamW(trainable, options.lr(), options.weightDecay());
+        LrSchedule schedule = LrSchedule.parse(options.schedule(), LrSchedule.warmupSteps(options.warmup(), totalSteps), totalSteps);
+        TrainingHistory history = new TrainingHistory();
+        Random shuffle = new Random(options.seed());
+        long start = System.nanoTime(), seenExamples = 0, seenTokens = 0, step = 0;
+        try (ProgressBar bar = progressBar(totalSteps)) {
+            for (int epoch = 0; epoch < options.epochs(); epoch++) {
+                List<T> order = new ArrayList<>(examples);
+                Collections.shuffle(order, shuffle);
+                double stepLoss = 0;
+                int inStep = 0;
+                for (int b = 0; b < microPerEpoch; b++) {
+                    List<T> batch = order.subList(b * options.batchSize(), Math.min(order.size(), (b + 1) * options.batchSize()));
+                    LossFunction.Result r = lossFn.loss(batch);
+                    // Each micro-batch's mean loss counts 1/gradAccum, so the step sees the mean over the step.
+                    Tape.current().backward(r.loss(), 1f / options.gradAccum());
+                    stepLoss += r.loss().data()[0];
+                    inStep++;
+                    seenExamples += batch.size();
+                    seenTokens += r.tokens();
+                    if (inStep == options.gradAccum() || b == microPerEpoch - 1) {
+                        optimizer.setLearningRate(options.lr() * schedule.factor(step));
+                        if (options.maxGradNorm() > 0) GradientClipping.clipGlobalNorm(trainable, options.maxGradNorm());
+                        optimizer.step();
+                        optimizer.zeroGrad();
+                        history.add(stepLoss / inStep);
+                        step++;
+                        if (bar != null) {
+                            double secs = (System.nanoTime() - start) / 1e9;
+                            bar.step();
+                            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  %.0f tok/s", stepLoss / inStep, seenTokens / secs));
+                        }
+                        stepLoss = 0;
+                        inStep = 0;
+                    }
+                }
+            }
+        }
+        history.finish((System.nanoTime() - start) / 1e9, seenExamples, seenTokens);
+        return history;
+    }
+
+    private ProgressBar progressBar(long total) {
+        if (!showProgress) return null;
+        return new ProgressBarBuilder().setTaskName("train").setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
+            .setUnit(" steps", 1).showSpeed().setMaxRenderedLength(110).continuousUpdate().build();
+    }
+}
