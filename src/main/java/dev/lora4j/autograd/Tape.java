@@ -35,7 +35,14 @@ public final class Tape {
     public static Scope noGrad() {
         Tape t = current();
         t.noGradDepth++;
-        return () -> t.noGradDepth--;
+        // Closing twice must not underflow the depth, or the thread would never record again.
+        boolean[] closed = {false};
+        return () -> {
+            if (!closed[0]) {
+                closed[0] = true;
+                t.noGradDepth--;
+            }
+        };
     }
 
     /** A scope that closes without checked exceptions. */
@@ -61,10 +68,10 @@ public final class Tape {
      * tape are released.
      */
     public void backward(Variable loss, float seed) {
-        if (loss.size() != 1) throw new IllegalArgumentException("backward needs a scalar loss, got shape " + loss.shape());
-        if (!loss.requiresGrad()) throw new IllegalStateException("loss does not depend on any trainable parameter");
-        loss.gradForAccumulation()[0] += seed;
         try {
+            if (loss.size() != 1) throw new IllegalArgumentException("backward needs a scalar loss, got shape " + loss.shape());
+            if (!loss.requiresGrad()) throw new IllegalStateException("loss does not depend on any trainable parameter");
+            loss.gradForAccumulation()[0] += seed;
             for (int i = steps.size() - 1; i >= 0; i--) steps.get(i).backward();
         } finally {
             clear();

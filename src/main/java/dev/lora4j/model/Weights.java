@@ -42,6 +42,22 @@ public interface Weights {
         };
     }
 
+    /** This source where it has a tensor, {@code fallback} (e.g. random init of a new head) where not. */
+    default Weights orElse(Weights fallback) {
+        Weights primary = this;
+        return new Weights() {
+            @Override
+            public Tensor get(String name, int... shape) {
+                return primary.has(name) ? primary.get(name, shape) : fallback.get(name, shape);
+            }
+
+            @Override
+            public boolean has(String name) {
+                return primary.has(name) || fallback.has(name);
+            }
+        };
+    }
+
     /** Weights read from a file or directory; checks every requested name and shape. */
     final class Checkpoint implements Weights {
         private final Map<String, Tensor> tensors;

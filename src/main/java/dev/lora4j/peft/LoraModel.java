@@ -84,8 +84,9 @@ public final class LoraModel {
             boolean embedding = m instanceof Embedding || m instanceof LoraEmbedding;
             if (!(linear || embedding) || insideLoraWrapper(path)) continue;
             candidates.add(path);
-            boolean selected = switch (config.targetModules()) {
-                case TargetModules.AllLinear a -> linear && !isOutputLayer(path) && !inModulesToSave(path, config);
+            // Modules trained in full (modules_to_save) are never also wrapped: their weights would train twice over.
+            boolean selected = !inModulesToSave(path, config) && switch (config.targetModules()) {
+                case TargetModules.AllLinear a -> linear && !isOutputLayer(path);
                 default -> config.targetModules().matches(path);
             };
             if (selected) out.add(path);

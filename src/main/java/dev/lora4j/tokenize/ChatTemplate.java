@@ -30,9 +30,10 @@ import jinjava.javax.el.CompositeELResolver;
  * {@code message['role']} and {@code message.role}, {@code +} on strings, {@code |trim}, {@code namespace()},
  * slices ({@code messages[1:]}, {@code messages[::-1]}), Python string methods ({@code strip, lstrip, rstrip,
  * startswith, endswith, split, upper, lower, title, capitalize, replace, find, count}) and transformers'
- * {@code tojson}. Known differences: {@code x is not none} is false for an undefined {@code x} (jinja2 says
- * true), string repetition {@code 'a' * 3} fails, and {@code strftime_now} is not defined (Llama 3.1 templates
- * then use their built-in default date).
+ * {@code tojson}. Known differences: {@code {{ true }}} prints "true" and {@code {{ none }}} prints "" (Python:
+ * "True", "None"); {@code x is not none} is false for an undefined {@code x} (jinja2 says true); string
+ * repetition {@code 'a' * 3} fails; {@code strftime_now} is not defined (Llama 3.1 templates then use their
+ * built-in default date). Real templates print strings, so none of these has shown up in one.
  *
  * <p>Instances are immutable and thread-safe.
  */

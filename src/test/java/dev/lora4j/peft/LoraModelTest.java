@@ -150,6 +150,16 @@ class LoraModelTest {
     }
 
     @Test
+    void modulesToSaveAreNotAlsoWrapped() {
+        TinyNet n = net();
+        LoraModel lora = LoraModel.inject(n, LoraConfig.of(2, 4, "fc1,lm_head").withModulesToSave(List.of("lm_head")), 1);
+        assertInstanceOf(Linear.class, n.get("lm_head"), "a module trained in full is not wrapped with LoRA too");
+        assertTrue(n.namedParameters().get("lm_head.weight").requiresGrad());
+        assertTrue(lora.adapterStateDict("default").containsKey("base_model.model.lm_head.weight"));
+        assertFalse(lora.adapterStateDict("default").keySet().stream().anyMatch(k -> k.contains("lm_head.lora")));
+    }
+
+    @Test
     void severalNamedAdapters() {
         TinyNet n = net();
         float[] base = forward(n);
