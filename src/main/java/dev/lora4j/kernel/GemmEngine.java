@@ -27,7 +27,7 @@ final class GemmEngine {
     static final int MC = roundUp(Integer.getInteger("lora4j.gemm.mc", 72), MR);
     static final int NC = roundUp(Integer.getInteger("lora4j.gemm.nc", 4096), NR);
     /** Columns per parallel task: enough tasks for balance, enough width to amortise packing A. */
-    static final int NCHUNK = roundUp(Integer.getInteger("lora4j.gemm.nchunk", 512), NR);
+    static final int NCHUNK = roundUp(Integer.getInteger("lora4j.gemm.nchunk", 1024), NR);
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC * KC]);
     private static final ThreadLocal<float[]> PACK_B = ThreadLocal.withInitial(() -> new float[0]);
@@ -66,15 +66,25 @@ final class GemmEngine {
                 } else {
                     Parallel.parallelFor(0, panels, q -> packBPanel(b, bOff, ldb, transB, pcF, kc, jcF, ncF, q, bp));
                 }
+                // Even splits: equal-width column chunks and equal-height row blocks, with a task count that is
+                // a multiple of the thread count, so no thread is left with a thin remainder at the end.
+                int nChunks = Math.max(1, Math.round((float) nc / NCHUNK));
+                int chunkWidth = roundUp((nc + nChunks - 1) / nChunks, NR);
+                nChunks = (nc + chunkWidth - 1) / chunkWidth;
                 int mBlocks = (m + MC - 1) / MC;
-                int nChunks = (nc + NCHUNK - 1) / NCHUNK;
+                if (!serial && (mBlocks * nChunks) % Parallel.threads() != 0 && m >= MR * Parallel.threads()) {
+                    mBlocks = roundUp(mBlocks, Parallel.threads());
+                }
+                int blockHeight = roundUp((m + mBlocks - 1) / mBlocks, MR);
+                mBlocks = (m + blockHeight - 1) / blockHeight;
                 int tasks = mBlocks * nChunks;
+                Tiling tiling = new Tiling(nChunks, chunkWidth, blockHeight);
                 if (serial) {
                     for (int t = 0; t < tasks; t++)
-                        tile(t, nChunks, m, kc, ncF, a, aOff, lda, transA, pcF, bp, c, cOff + jcF, ldc);
+                        tile(t, tiling, m, kc, ncF, a, aOff, lda, transA, pcF, bp, c, cOff + jcF, ldc);
                 } else {
                     Parallel.parallelFor(0, tasks, t ->
-                        tile(t, nChunks, m, kc, ncF, a, aOff, lda, transA, pcF, bp, c, cOff + jcF, ldc));
+                        tile(t, tiling, m, kc, ncF, a, aOff, lda, transA, pcF, bp, c, cOff + jcF, ldc));
                 }
             }
         }
@@ -89,13 +99,16 @@ final class GemmEngine {
         return buf;
     }
 
-    /** One parallel task: rows [i0, i0+MC) x columns [j0, j0+NCHUNK) of the current N block. */
-    private static void tile(int t, int nChunks, int m, int kc, int nc, float[] a, int aOff, int lda, boolean transA,
+    /** How one N block is cut into parallel tasks: nChunks columns chunks of chunkWidth, row blocks of blockHeight. */
+    private record Tiling(int nChunks, int chunkWidth, int blockHeight) {}
+
+    /** One parallel task: a row block x a column chunk of the current N block. */
+    private static void tile(int t, Tiling tiling, int m, int kc, int nc, float[] a, int aOff, int lda, boolean transA,
                              int pc, float[] bp, float[] c, int cOff, int ldc) {
-        int i0 = (t / nChunks) * MC;
-        int j0 = (t % nChunks) * NCHUNK;
-        int mc = Math.min(MC, m - i0);
-        int jEnd = Math.min(nc, j0 + NCHUNK);
+        int i0 = (t / tiling.nChunks()) * tiling.blockHeight();
+        int j0 = (t % tiling.nChunks()) * tiling.chunkWidth();
+        int mc = Math.min(tiling.blockHeight(), m - i0);
+        int jEnd = Math.min(nc, j0 + tiling.chunkWidth());
         float[] ap = PACK_A.get();
         packA(a, aOff, lda, transA, i0, mc, pc, kc, ap);
         for (int j = j0; j < jEnd; j += NR) {

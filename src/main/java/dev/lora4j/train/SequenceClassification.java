@@ -33,12 +33,13 @@ public final class SequenceClassification {
 
     private final BertCheckpoint checkpoint;
     private final int numLabels;
-    private final int maxSeqLen;
+    private final Tokenizer tokenizer;
 
     public SequenceClassification(BertCheckpoint checkpoint, int numLabels, int maxSeqLen) {
         this.checkpoint = checkpoint;
         this.numLabels = numLabels;
-        this.maxSeqLen = maxSeqLen;
+        this.tokenizer = checkpoint.tokenizer().withOptions(Tokenizer.Options.builder()
+            .padding(Tokenizer.Padding.LONGEST).truncation(true).maxLength(maxSeqLen).build());
     }
 
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
@@ -61,7 +62,7 @@ public final class SequenceClassification {
         TrainableParameters params = peft.trainableParameters();
 
         model.train(true);
-        Tokenizer tok = tokenizer();
+        Tokenizer tok = tokenizer;
         TrainingHistory history = new Trainer(options, progress).fit(train, peft.trainableVariables(), batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
@@ -76,14 +77,9 @@ public final class SequenceClassification {
         return new Result(before, after, params, history, outDir, png);
     }
 
-    private Tokenizer tokenizer() {
-        return checkpoint.tokenizer().withOptions(Tokenizer.Options.builder()
-            .padding(Tokenizer.Padding.LONGEST).truncation(true).maxLength(maxSeqLen).build());
-    }
-
     /** Fraction of examples whose highest logit is their label. */
     public double accuracy(BertForSequenceClassification model, List<LabelledText> data) {
-        Tokenizer tok = tokenizer();
+        Tokenizer tok = tokenizer;
         int correct = 0;
         try (var s = Tape.noGrad()) {
             for (int i = 0; i < data.size(); i += 32) {
