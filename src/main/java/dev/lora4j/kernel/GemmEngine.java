@@ -54,38 +54,41 @@ final class GemmEngine {
             for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
         }
         boolean serial = Parallel.insideWorker() || Parallel.threads() == 1 || (long) m * n * k < 64L * 64 * 64;
-        for (int pc = 0; pc < k; pc += KC) {
-            int kc = Math.min(KC, k - pc);
-            for (int jc = 0; jc < n; jc += NC) {
-                int nc = Math.min(NC, n - jc);
-                int panels = (nc + NR - 1) / NR;
-                float[] bp = packBBuffer(panels * NR * kc);
-                int pcF = pc, jcF = jc, ncF = nc;
-                if (serial) {
-                    for (int q = 0; q < panels; q++) packBPanel(b, bOff, ldb, transB, pcF, kc, jcF, ncF, q, bp);
-                } else {
-                    Parallel.parallelFor(0, panels, q -> packBPanel(b, bOff, ldb, transB, pcF, kc, jcF, ncF, q, bp));
-                }
-                // Even splits: equal-width column chunks and equal-height row blocks, with a task count that is
-                // a multiple of the thread count, so no thread is left with a thin remainder at the end.
-                int nChunks = Math.max(1, Math.round((float) nc / NCHUNK));
-                int chunkWidth = roundUp((nc + nChunks - 1) / nChunks, NR);
-                nChunks = (nc + chunkWidth - 1) / chunkWidth;
-                int mBlocks = (m + MC - 1) / MC;
-                if (!serial && (mBlocks * nChunks) % Parallel.threads() != 0 && m >= MR * Parallel.threads()) {
-                    mBlocks = roundUp(mBlocks, Parallel.threads());
-                }
-                int blockHeight = roundUp((m + mBlocks - 1) / mBlocks, MR);
-                mBlocks = (m + blockHeight - 1) / blockHeight;
-                int tasks = mBlocks * nChunks;
-                Tiling tiling = new Tiling(nChunks, chunkWidth, blockHeight);
-                if (serial) {
-                    for (int t = 0; t < tasks; t++)
-                        tile(t, tiling, m, kc, ncF, a, aOff, lda, transA, pcF, bp, c, cOff + jcF, ldc);
-                } else {
-                    Parallel.parallelFor(0, tasks, t ->
-                        tile(t, tiling, m, kc, ncF, a, aOff, lda, transA, pcF, bp, c, cOff + jcF, ldc));
-                }
+        // K blocks of equal depth (K=576 with KC=384 runs as 2 x 288, not 384 + 192): a thin last block would
+        // pay a full pass over the C tile for little work.
+        int kBlocks = (k + KC - 1) / KC;
+        int kc = (k + kBlocks - 1) / kBlocks;
+        for (int jc = 0; jc < n; jc += NC) {
+            int nc = Math.min(NC, n - jc);
+            int panels = (nc + NR - 1) / NR;
+            // All of B[:, jc:jc+nc] is packed first, K block after K block, so that each task below then runs its
+            // whole K loop alone: two fork/join rounds per N block instead of two per K block.
+            float[] bp = packBBuffer(kBlocks * panels * NR * kc);
+            int jcF = jc;
+            java.util.function.IntConsumer pack = q -> {
+                int kb = q / panels;
+                int pc = kb * kc;
+                packBPanel(b, bOff, ldb, transB, pc, Math.min(kc, k - pc), jcF, nc, q % panels, bp, kb * panels * NR * kc);
+            };
+            // Even splits: equal-width column chunks and equal-height row blocks, with a task count that is
+            // a multiple of the thread count, so no thread is left with a thin remainder at the end.
+            int nChunks = Math.max(1, Math.round((float) nc / NCHUNK));
+            int chunkWidth = roundUp((nc + nChunks - 1) / nChunks, NR);
+            nChunks = (nc + chunkWidth - 1) / chunkWidth;
+            int mBlocks = (m + MC - 1) / MC;
+            if (!serial && (mBlocks * nChunks) % Parallel.threads() != 0 && m >= MR * Parallel.threads()) {
+                mBlocks = roundUp(mBlocks, Parallel.threads());
+            }
+            int blockHeight = roundUp((m + mBlocks - 1) / mBlocks, MR);
+            mBlocks = (m + blockHeight - 1) / blockHeight;
+            Tiling tiling = new Tiling(nChunks, chunkWidth, blockHeight, kc, panels);
+            java.util.function.IntConsumer compute = t -> tile(t, tiling, m, k, nc, a, aOff, lda, transA, bp, c, cOff + jcF, ldc);
+            if (serial) {
+                for (int q = 0; q < kBlocks * panels; q++) pack.accept(q);
+                for (int t = 0; t < mBlocks * nChunks; t++) compute.accept(t);
+            } else {
+                Parallel.parallelFor(0, kBlocks * panels, pack);
+                Parallel.parallelFor(0, mBlocks * nChunks, compute);
             }
         }
     }
@@ -99,28 +102,35 @@ final class GemmEngine {
         return buf;
     }
 
-    /** How one N block is cut into parallel tasks: nChunks columns chunks of chunkWidth, row blocks of blockHeight. */
-    private record Tiling(int nChunks, int chunkWidth, int blockHeight) {}
+    /**
+     * How one N block is cut into parallel tasks: nChunks column chunks of chunkWidth, row blocks of
+     * blockHeight; K runs in blocks of kc, each K block's packed B {@code panels} NR-wide panels long.
+     */
+    private record Tiling(int nChunks, int chunkWidth, int blockHeight, int kc, int panels) {}
 
-    /** One parallel task: a row block x a column chunk of the current N block. */
-    private static void tile(int t, Tiling tiling, int m, int kc, int nc, float[] a, int aOff, int lda, boolean transA,
-                             int pc, float[] bp, float[] c, int cOff, int ldc) {
+    /** One parallel task: a row block x a column chunk of the current N block, over the whole K. */
+    private static void tile(int t, Tiling tiling, int m, int k, int nc, float[] a, int aOff, int lda, boolean transA,
+                             float[] bp, float[] c, int cOff, int ldc) {
         int i0 = (t / tiling.nChunks()) * tiling.blockHeight();
         int j0 = (t % tiling.nChunks()) * tiling.chunkWidth();
         int mc = Math.min(tiling.blockHeight(), m - i0);
         int jEnd = Math.min(nc, j0 + tiling.chunkWidth());
         float[] ap = PACK_A.get();
-        packA(a, aOff, lda, transA, i0, mc, pc, kc, ap);
-        for (int j = j0; j < jEnd; j += NR) {
-            int cols = Math.min(NR, nc - j);
-            int bpOff = (j / NR) * NR * kc;
-            for (int i = 0; i < mc; i += MR) {
-                int rows = Math.min(MR, mc - i);
-                int cIdx = cOff + (i0 + i) * ldc + j;
-                if (rows == MR && cols == NR) {
-                    kernelFull(ap, i * kc, bp, bpOff, kc, c, cIdx, ldc);
-                } else {
-                    kernelEdge(ap, i * kc, bp, bpOff, kc, c, cIdx, ldc, rows, cols);
+        for (int pc = 0, kb = 0; pc < k; pc += tiling.kc(), kb++) {
+            int kc = Math.min(tiling.kc(), k - pc);
+            int bBase = kb * tiling.panels() * NR * tiling.kc();
+            packA(a, aOff, lda, transA, i0, mc, pc, kc, ap);
+            for (int j = j0; j < jEnd; j += NR) {
+                int cols = Math.min(NR, nc - j);
+                int bpOff = bBase + (j / NR) * NR * kc;
+                for (int i = 0; i < mc; i += MR) {
+                    int rows = Math.min(MR, mc - i);
+                    int cIdx = cOff + (i0 + i) * ldc + j;
+                    if (rows == MR && cols == NR) {
+                        kernelFull(ap, i * kc, bp, bpOff, kc, c, cIdx, ldc);
+                    } else {
+                        kernelEdge(ap, i * kc, bp, bpOff, kc, c, cIdx, ldc, rows, cols);
+                    }
                 }
             }
         }
@@ -151,12 +161,12 @@ final class GemmEngine {
         }
     }
 
-    /** Packs panel q (NR columns) of B[pc:pc+kc, jc:jc+nc] k-major, zero-padded to NR columns. */
+    /** Packs panel q (NR columns) of B[pc:pc+kc, jc:jc+nc] k-major at blockBase, zero-padded to NR columns. */
     private static void packBPanel(float[] b, int bOff, int ldb, boolean transB, int pc, int kc, int jc, int nc,
-                                   int q, float[] bp) {
+                                   int q, float[] bp, int blockBase) {
         int j = q * NR;
         int cols = Math.min(NR, nc - j);
-        int base = q * NR * kc;
+        int base = blockBase + q * NR * kc;
         if (transB) {
             // B stored [N, K] (weights [out, in]): read each column's K run contiguously, scatter with stride NR.
             for (int col = 0; col < cols; col++) {
