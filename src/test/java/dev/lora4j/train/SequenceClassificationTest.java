@@ -1,0 +1,46 @@
+package dev.lora4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.data.LabelledText;
+import dev.lora4j.data.TopicsDataset;
+import dev.lora4j.io.safetensors.SafetensorsFile;
+import dev.lora4j.model.bert.BertCheckpoint;
+import dev.lora4j.peft.LoraConfig;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The path `lora4j train` runs, at a small scale: MiniLM + LoRA learns the topics task and saves a Peft adapter. */
+class SequenceClassificationTest {
+    @TempDir
+    Path out;
+
+    @Test
+    void loraOnMiniLmLearnsTopicsAndSavesAdapter() throws Exception {
+        BertCheckpoint ckpt = BertCheckpoint.builtin("all-MiniLM-L6-v2");
+        List<LabelledText> train = TopicsDataset.generate(96, 11), test = TopicsDataset.generate(64, 12);
+        TrainingOptions opts = new TrainingOptions(2, 16, 1, 2e-3, 0.0, 0.1, "linear", 1.0, 7);
+        SequenceClassification.Result r = new SequenceClassification(ckpt, 4, 64)
+            .run(train, test, LoraConfig.of(4, 8, "query,value"), opts, out, false);
+
+        assertTrue(r.accuracyBefore() < 0.6, "an untrained head is near chance: " + r.accuracyBefore());
+        assertTrue(r.accuracyAfter() >= 0.9, "LoRA learned the task: " + r.accuracyAfter());
+        assertEquals(12, r.history().losses().size(), "2 epochs x 6 steps");
+        assertTrue(r.history().losses().get(11) < r.history().losses().get(0) / 3, "loss fell: " + r.history().losses());
+        // 6 layers x (query + value) x r·(384+384), plus the new pooler and the classifier trained in full.
+        long lora = 6L * 2 * 4 * (384 + 384), pooler = 384L * 384 + 384, classifier = 4L * 384 + 4;
+        assertEquals(lora + pooler + classifier, r.parameters().trainable());
+        try (SafetensorsFile f = SafetensorsFile.open(out.resolve("adapter_model.safetensors"))) {
+            assertTrue(f.names().contains("base_model.model.bert.encoder.layer.5.attention.self.value.lora_B.weight"), f.names().toString());
+            assertTrue(f.names().contains("base_model.model.classifier.weight"));
+            assertTrue(f.names().contains("base_model.model.bert.pooler.dense.weight"));
+            assertEquals(6 * 2 * 2 + 4, f.names().size());
+        }
+        assertTrue(Files.size(out.resolve("loss.png")) > 1000, "a loss curve picture was written");
+        assertTrue(Files.readString(out.resolve("adapter_config.json")).contains("\"task_type\" : \"SEQ_CLS\""));
+    }
+}
