@@ -54,6 +54,17 @@ class LoraTrainingTest {
         check.run();
     }
 
+    @Test
+    void loraEmbeddingGradientsMatchFiniteDifferences() {
+        TinyNet net = LoraModelTest.net();
+        LoraModel lora = LoraModel.inject(net, LoraConfig.of(3, 6, "embed,fc2"), 9);
+        LoraModelTest.randomiseAdapter(lora, "default", 6);
+        int[] labels = {1, 2, 3, 4, 5, 6, 0, 1};
+        GradCheck check = GradCheck.of("LoRA embedding", () -> Ops.crossEntropy(net.forward(LoraModelTest.IDS), labels, -100)).step(3e-3);
+        net.namedParameters().forEach((k, v) -> { if (v.requiresGrad()) check.wrt(k, v); });
+        check.allowZeroGradient().run();
+    }
+
     /**
      * The teacher is the base network with a rank-2 change to each weight. The frozen base cannot follow it;
      * LoRA of rank 4 can represent the change exactly, so training must cut the loss by at least 50x.
