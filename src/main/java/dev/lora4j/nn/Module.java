@@ -54,10 +54,17 @@ public abstract class Module {
         return Collections.unmodifiableMap(parameters);
     }
 
-    /** Every parameter of the subtree by dotted path, in registration order (PyTorch's named_parameters). */
+    /**
+     * Every parameter of the subtree by dotted path, in registration order (PyTorch's named_parameters). A
+     * parameter shared by two modules (tied embeddings) is listed once, under its first path, as PyTorch does,
+     * so counts and optimizers see it once.
+     */
     public final Map<String, Variable> namedParameters() {
         Map<String, Variable> out = new LinkedHashMap<>();
-        visit("", (path, m) -> m.parameters.forEach((k, v) -> out.put(join(path, k), v)));
+        java.util.Set<Variable> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        visit("", (path, m) -> m.parameters.forEach((k, v) -> {
+            if (seen.add(v)) out.put(join(path, k), v);
+        }));
         return out;
     }
 
