@@ -82,6 +82,65 @@ public final class Ops {
         return y;
     }
 
+    /**
+     * y = x·W (+ b) with W stored [in, out]: transformers' Conv1D (GPT-2), Peft's fan_in_fan_out layout.
+     * x [..., in], W [in, out], b [out] or null. Backward: dx += dy·Wᵀ; dW += xᵀ·dy and db += Σ dy only when
+     * they require a gradient. No transpose is materialised: the three products are Gemm's nn, nt and tn.
+     */
+    public static Variable linearInOut(Variable x, Variable w, Variable b) {
+        int in = x.shape().cols(), rows = x.shape().rows();
+        if (w.shape().rank() != 2 || w.shape().dim(0) != in) {
+            throw new IllegalArgumentException("linearInOut: weight " + w.shape() + " ([in, out]) does not take inputs of width " + in);
+        }
+        int out = w.shape().dim(1);
+        if (b != null && b.size() != out) throw new IllegalArgumentException("linearInOut: bias " + b.shape() + " for " + out + " outputs");
+        Variable y = output(withLastDim(x.shape(), out), needsGrad(x, w, b));
+        Gemm.nn(rows, out, in, x.data(), w.data(), y.data(), false);
+        if (b != null) {
+            float[] yd = y.data(), bd = b.data();
+            for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bd, 0, yd, r * out, out);
+        }
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                // dx[rows, in] += dy[rows, out] · W[in, out]ᵀ: W read as Gemm.nt's B [N = in, K = out].
+                if (x.requiresGrad()) Gemm.nt(rows, in, out, dy, w.data(), x.gradForAccumulation(), true);
+                // dW[in, out] += x[rows, in]ᵀ · dy[rows, out]: Gemm.tn with A = x [K = rows, M = in].
+                if (w.requiresGrad()) Gemm.tn(in, out, rows, x.data(), dy, w.gradForAccumulation(), true);
+                if (b != null && b.requiresGrad()) {
+                    float[] db = b.gradForAccumulation();
+                    for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dy, r * out, db, 0, out);
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * Columns [from, to) of x [..., cols]: result [..., to − from] (splitting GPT-2's fused q|k|v projection).
+     * Backward adds each row's gradient into the same columns of dx.
+     */
+    public static Variable columns(Variable x, int from, int to) {
+        int cols = x.shape().cols(), rows = x.shape().rows();
+        if (from < 0 || to > cols || from >= to) {
+            throw new IllegalArgumentException("columns: [" + from + ", " + to + ") is not a non-empty range of " + cols + " columns");
+        }
+        int width = to - from;
+        Variable y = output(withLastDim(x.shape(), width), needsGrad(x));
+        float[] xd = x.data(), yd = y.data();
+        for (int r = 0; r < rows; r++) System.arraycopy(xd, r * cols + from, yd, r * width, width);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                float[] dx = x.gradForAccumulation();
+                for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dy, r * width, dx, r * cols + from, width);
+            });
+        }
+        return y;
+    }
+
     // ---- elementwise ------------------------------------------------------------------------------------
 
     /** a + b, same shapes. */

@@ -1,6 +1,7 @@
 package dev.lora4j.peft;
 
 import dev.lora4j.autograd.Variable;
+import dev.lora4j.nn.Conv1D;
 import dev.lora4j.nn.Embedding;
 import dev.lora4j.nn.Linear;
 import dev.lora4j.nn.Module;
@@ -60,6 +61,11 @@ public final class LoraModel {
                     root.replace(path, w);
                     yield w;
                 }
+                case Conv1D conv -> {
+                    LoraConv1D w = new LoraConv1D(conv, seed ^ path.hashCode());
+                    root.replace(path, w);
+                    yield w;
+                }
                 case Embedding emb -> {
                     LoraEmbedding w = new LoraEmbedding(emb);
                     root.replace(path, w);
@@ -80,7 +86,7 @@ public final class LoraModel {
         for (var e : root.namedModules().entrySet()) {
             String path = e.getKey();
             Module m = e.getValue();
-            boolean linear = m instanceof Linear || m instanceof LoraLinear;
+            boolean linear = m instanceof Linear || m instanceof LoraLinear || m instanceof Conv1D || m instanceof LoraConv1D;
             boolean embedding = m instanceof Embedding || m instanceof LoraEmbedding;
             if (!(linear || embedding) || insideLoraWrapper(path)) continue;
             candidates.add(path);
@@ -233,6 +239,15 @@ public final class LoraModel {
         configs.clear();
         active = null;
         return root;
+    }
+
+    /**
+     * True when some layer carrying adapter {@code name} wraps a Conv1D (GPT-2): Peft then sets fan_in_fan_out
+     * in the adapter's config, and so does {@link PeftAdapterWriter}.
+     */
+    public boolean fanInFanOut(String name) {
+        for (LoraLayer l : loraLayers()) if (l instanceof LoraConv1D && l.adapterNames().contains(name)) return true;
+        return false;
     }
 
     public TrainableParameters trainableParameters() {

@@ -32,21 +32,25 @@ public final class PeftAdapterWriter {
         LoraConfig c = lora.configs().get(adapterName);
         if (c == null) throw new IllegalArgumentException("no adapter '" + adapterName + "'");
         SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), lora.adapterStateDict(adapterName), Map.of());
-        byte[] json = configJson(c, taskType, baseModel).getBytes(StandardCharsets.UTF_8);
+        byte[] json = configJson(c, taskType, baseModel, lora.fanInFanOut(adapterName)).getBytes(StandardCharsets.UTF_8);
         Path tmp = dir.resolve("." + CONFIG_FILE + ".tmp");
         Files.write(tmp, json);
         Files.move(tmp, dir.resolve(CONFIG_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     }
 
-    /** adapter_config.json with every field Peft's LoraConfig writes, set to what lora4j did. */
-    static String configJson(LoraConfig c, String taskType, String baseModel) throws IOException {
+    /**
+     * adapter_config.json with every field Peft's LoraConfig writes, set to what lora4j did.
+     *
+     * @param fanInFanOut true when a wrapped layer stores its weight [in, out] (GPT-2's Conv1D), as Peft records it
+     */
+    static String configJson(LoraConfig c, String taskType, String baseModel, boolean fanInFanOut) throws IOException {
         ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
         ObjectNode o = m.createObjectNode();
         o.putObject("alpha_pattern");
         o.putNull("auto_mapping");
         o.put("base_model_name_or_path", baseModel);
         o.put("bias", c.bias().name().toLowerCase(java.util.Locale.ROOT));
-        o.put("fan_in_fan_out", false);
+        o.put("fan_in_fan_out", fanInFanOut);
         o.put("inference_mode", true);
         switch (c.initLoraWeights()) {
             case KAIMING -> o.put("init_lora_weights", true);

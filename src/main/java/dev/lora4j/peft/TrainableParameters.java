@@ -16,8 +16,11 @@ public record TrainableParameters(long trainable, long total, Map<String, long[]
     public static TrainableParameters of(Module root) {
         long trainable = 0, total = 0;
         Map<String, long[]> byType = new LinkedHashMap<>();
+        // A shared parameter (tied embeddings) counts once, as in Peft's print_trainable_parameters.
+        java.util.Set<Variable> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         for (var e : root.namedModules().entrySet()) {
             for (Variable p : e.getValue().localParameters().values()) {
+                if (!seen.add(p)) continue;
                 String type = e.getValue().getClass().getSimpleName();
                 long[] c = byType.computeIfAbsent(type, k -> new long[2]);
                 c[1] += p.size();
