@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /** `lora4j bench ...`: micro and end-to-end benchmarks, each printing JSON lines. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print one JSON line per case.",
-    subcommands = {BenchCommand.Gemm.class})
+    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -39,6 +39,38 @@ final class BenchCommand implements Runnable {
                     System.out.println(json.writeValueAsString(bench.measure(GemmBenchmark.Shape.parse(s), layout)));
                 }
             }
+            return 0;
+        }
+    }
+
+    @Command(name = "load", mixinStandardHelpOptions = true,
+        description = {"Time and peak RSS of loading one model (built-in name or Hugging Face directory).",
+            "Example: lora4j bench load --model all-MiniLM-L6-v2"})
+    static final class Load implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "built-in name or model directory")
+        String model;
+
+        @Override
+        public Integer call() throws Exception {
+            System.out.println(new ObjectMapper().writeValueAsString(dev.lora4j.bench.LoadBenchmark.run(model)));
+            return 0;
+        }
+    }
+
+    @Command(name = "random-model", mixinStandardHelpOptions = true,
+        description = {"Writes a random-weight SmolLM2-135M-shaped Llama directory (config.json, model.safetensors).",
+            "Example: lora4j bench random-model --out /tmp/smollm2-random"})
+    static final class RandomModel implements Callable<Integer> {
+        @Option(names = "--out", required = true, description = "directory to write")
+        java.nio.file.Path out;
+
+        @Option(names = "--seed", description = "default ${DEFAULT-VALUE}")
+        long seed = 1;
+
+        @Override
+        public Integer call() throws Exception {
+            dev.lora4j.bench.RandomCheckpoint.writeLlama(out, dev.lora4j.bench.RandomCheckpoint.smolLm2Config(), seed);
+            System.out.println("wrote " + out.toAbsolutePath());
             return 0;
         }
     }
