@@ -21,7 +21,7 @@ public final class LoadBenchmark {
             params = ((dev.lora4j.nn.Module) PretrainedModels.causalLm(Path.of(model))).parameterCount();
         } else {
             BertCheckpoint c = BertCheckpoint.builtin(model);
-            params = new BertModel(c.config(), c.weights(), "", false).parameterCount();
+            params = new BertModel(c.config(), c.weights(), c.prefix(), false).parameterCount();
         }
         return new Result(model, (System.nanoTime() - start) / 1e9, params, peakRssMb());
     }

@@ -48,8 +48,8 @@ public final class SequenceClassification {
         // A checkpoint without a pooler (sentence-transformers exports) gets a new one, as transformers would,
         // and it then trains with the classifier (modules_to_save), or the frozen random pooler would block learning.
         Weights weights = checkpoint.weights().orElse(Weights.random(options.seed(), 0.02f));
-        boolean newPooler = !checkpoint.weights().has("pooler.dense.weight");
-        BertForSequenceClassification model = new BertForSequenceClassification(checkpoint.config(), weights, "",
+        boolean newPooler = !checkpoint.hasPooler();
+        BertForSequenceClassification model = new BertForSequenceClassification(checkpoint.config(), weights, checkpoint.prefix(),
             BertForSequenceClassification.newClassifier(checkpoint.config(), numLabels, rnd));
         model.train(false);
         double before = accuracy(model, test);

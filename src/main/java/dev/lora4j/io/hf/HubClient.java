@@ -37,6 +37,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 
 /**
@@ -75,8 +77,10 @@ public final class HubClient implements AutoCloseable {
 
     private static final int MAX_REDIRECTS = 10;
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(10);
-    /** Until the response headers arrive; a body may take as long as it takes. */
+    /** Until the response headers arrive. */
     private static final Duration HEADERS_TIMEOUT = Duration.ofSeconds(60);
+    /** The longest a body may go without a byte before the download is abandoned (a stalled connection). */
+    static final Duration DEFAULT_STALL_TIMEOUT = Duration.ofSeconds(60);
     private static final int BUFFER_BYTES = 1 << 16;
     private static final Pattern SHA256_HEX = Pattern.compile("[0-9a-f]{64}");
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -87,6 +91,7 @@ public final class HubClient implements AutoCloseable {
     private final HubSettings settings;
     private final HubCache cache;
     private final DownloadListener listener;
+    private final Duration stallTimeout;
     private HttpClient http;
 
     public HubClient(HubSettings settings) {
@@ -94,8 +99,14 @@ public final class HubClient implements AutoCloseable {
     }
 
     public HubClient(HubSettings settings, DownloadListener listener) {
+        this(settings, listener, DEFAULT_STALL_TIMEOUT);
+    }
+
+    /** With a custom stall timeout (tests use a short one). */
+    HubClient(HubSettings settings, DownloadListener listener, Duration stallTimeout) {
         this.settings = Objects.requireNonNull(settings, "settings");
         this.listener = Objects.requireNonNull(listener, "listener");
+        this.stallTimeout = Objects.requireNonNull(stallTimeout, "stallTimeout");
         this.cache = new HubCache(settings.cacheDir());
     }
 
@@ -326,11 +337,30 @@ public final class HubClient implements AutoCloseable {
 
     /**
      * Streams the body into {@code incomplete}, checks its length and hash, and forces it to disk. On any failure
-     * the file is deleted before the exception leaves.
+     * the file is deleted before the exception leaves. A watchdog closes the body if no byte arrives for the
+     * stall timeout, which a blocked read otherwise never notices.
      */
     private Received receive(Response r, String file, Path incomplete, String expectedSha256) throws IOException {
         long total = r.contentLength();
         long done = 0;
+        AtomicLong lastData = new AtomicLong(System.nanoTime());
+        AtomicBoolean stalled = new AtomicBoolean();
+        Thread watchdog = Thread.ofVirtual().name("lora4j-download-watchdog").start(() -> {
+            long limit = stallTimeout.toNanos();
+            try {
+                while (true) {
+                    long idle = System.nanoTime() - lastData.get();
+                    if (idle >= limit) {
+                        stalled.set(true);
+                        r.close();
+                        return;
+                    }
+                    Thread.sleep(Duration.ofNanos(limit - idle));
+                }
+            } catch (InterruptedException e) {
+                // The download ended first.
+            }
+        });
         try {
             Files.createDirectories(incomplete.getParent());
             MessageDigest sha = sha256();
@@ -344,8 +374,10 @@ public final class HubClient implements AutoCloseable {
                     while (chunk.hasRemaining()) out.write(chunk);
                     sha.update(buffer, 0, n);
                     done += n;
+                    lastData.set(System.nanoTime());
                     listener.progressed(file, done, total);
                 }
+                watchdog.interrupt();
                 if (total >= 0 && done != total) {
                     throw new HubException("download of " + file + " from " + r.url() + " ended after " + done
                             + " of the " + total + " bytes the server announced; the partial file was deleted,"
@@ -365,12 +397,19 @@ public final class HubClient implements AutoCloseable {
             throw e;
         } catch (IOException e) {
             deleteQuietly(incomplete, e);
+            if (stalled.get()) {
+                throw new HubException("download of " + file + " from " + r.url() + " stalled: no data for "
+                        + seconds(stallTimeout) + " after " + done + (total >= 0 ? " of " + total : "")
+                        + " bytes; the partial file was deleted. Run again to retry", e);
+            }
             throw new HubException("download of " + file + " from " + r.url() + " broke off after " + done
                     + (total >= 0 ? " of " + total : "") + " bytes (" + describe(e) + "); the partial file was"
                     + " deleted. Run again to retry, or set HF_HUB_OFFLINE=1 to use only what is cached", e);
         } catch (RuntimeException | Error e) {
             deleteQuietly(incomplete, e);
             throw e;
+        } finally {
+            watchdog.interrupt();
         }
     }
 
@@ -592,6 +631,10 @@ public final class HubClient implements AutoCloseable {
         }
         return new HubException("\"" + id + "\" was refused with the HF_TOKEN that is set: " + answered + ". The token"
                 + " may be invalid or expired, or the repository may not exist or not be visible to it");
+    }
+
+    private static String seconds(Duration d) {
+        return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
     /** The first message along the cause chain, with its exception's name (a ConnectException often has none). */

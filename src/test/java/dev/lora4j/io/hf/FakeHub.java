@@ -3,10 +3,14 @@ package dev.lora4j.io.hf;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
 
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -24,8 +28,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * as the Hub sends for regular files) and, for *.safetensors files (LFS on the Hub), X-Linked-Etag with the
  * SHA-256. Unknown repos, revisions and files answer 404 with the Hub's X-Error-Code. Every request is recorded.
  *
- * <p>Knobs for failure tests: a repo that answers 401 or 403, files whose body is cut short, files whose body is
- * corrupted at full length, no X-Repo-Commit header, and LFS files redirected to a second "CDN" server.
+ * <p>Knobs for failure tests: a repo that answers 401 or 403; truncated files, redirected to a raw socket that
+ * announces the full Content-Length, sends half and closes the connection; stalled files, whose body stops
+ * halfway with the connection left open; files corrupted at full length; no X-Repo-Commit header; and LFS files
+ * redirected to a second "CDN" server.
  */
 final class FakeHub implements AutoCloseable {
     static final String COMMIT = "0123456789abcdef0123456789abcdef01234567";
@@ -35,10 +41,12 @@ final class FakeHub implements AutoCloseable {
 
     private final HttpServer hub;
     private HttpServer cdn;
+    private ServerSocket dropper;
     final Map<String, Map<String, byte[]>> repos = new ConcurrentHashMap<>();
     final List<Request> requests = java.util.Collections.synchronizedList(new ArrayList<>());
     final Map<String, Integer> refusing = new ConcurrentHashMap<>();
     final Set<String> truncated = ConcurrentHashMap.newKeySet();
+    final Set<String> stalled = ConcurrentHashMap.newKeySet();
     final Set<String> corrupted = ConcurrentHashMap.newKeySet();
     volatile boolean sendCommit = true;
     volatile boolean lfsViaCdn = false;
@@ -122,6 +130,12 @@ final class FakeHub implements AutoCloseable {
             if (sendCommit) ex.getResponseHeaders().set("X-Repo-Commit", COMMIT);
             ex.getResponseHeaders().set("ETag", "\"" + (lfs ? sha256(body) : gitBlobSha1(body)) + "\"");
             if (lfs) ex.getResponseHeaders().set("X-Linked-Etag", "\"" + sha256(body) + "\"");
+            if (truncated.contains(file.toString())) {
+                ex.getResponseHeaders().set("Location", "http://127.0.0.1:" + dropper().getLocalPort() + "/drop/"
+                        + repo + "/" + file);
+                ex.sendResponseHeaders(302, -1);
+                return;
+            }
             if (lfs && lfsViaCdn) {
                 ex.getResponseHeaders().set("Location", "http://127.0.0.1:" + cdn.getAddress().getPort() + "/cdn/"
                         + repo + "/" + file + "?signature=abc");
@@ -155,18 +169,47 @@ final class FakeHub implements AutoCloseable {
         }
         ex.sendResponseHeaders(200, body.length);
         OutputStream out = ex.getResponseBody();
-        if (truncated.contains(file)) {
-            // Half the announced bytes, then the connection goes away.
+        if (stalled.contains(file)) {
+            // Half the announced bytes; then nothing, and this server keeps the connection open.
             out.write(body, 0, body.length / 2);
             out.flush();
             try {
                 out.close();
             } catch (IOException expected) {
-                // "insufficient bytes written to stream": the server closes the connection, which is the point.
+                // "insufficient bytes written to stream".
             }
             return;
         }
         out.write(body);
+    }
+
+    /** A bare HTTP/1.1 server that answers one file with its full Content-Length, half the bytes, and a close. */
+    private synchronized ServerSocket dropper() throws IOException {
+        if (dropper != null) return dropper;
+        dropper = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        Thread.ofPlatform().daemon().name("fake-hub-dropper").start(() -> {
+            while (!dropper.isClosed()) {
+                try (Socket socket = dropper.accept()) {
+                    BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.ISO_8859_1));
+                    String requestLine = in.readLine();
+                    for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
+                        // Headers are not needed.
+                    }
+                    String path = requestLine.split(" ")[1];
+                    requests.add(new Request("drop", "GET", path, null));
+                    String[] parts = path.substring("/drop/".length()).split("/", 3);
+                    byte[] body = repos.get(parts[0] + "/" + parts[1]).get(parts[2]);
+                    OutputStream out = socket.getOutputStream();
+                    out.write(("HTTP/1.1 200 OK\r\nContent-Length: " + body.length + "\r\nContent-Type: application/octet-stream"
+                            + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+                    out.write(body, 0, body.length / 2);
+                    out.flush();
+                } catch (IOException e) {
+                    // Closed by close(), or a client that went away: either way, on to the next.
+                }
+            }
+        });
+        return dropper;
     }
 
     private static void error(HttpExchange ex, int status, String code) throws IOException {
@@ -201,5 +244,12 @@ final class FakeHub implements AutoCloseable {
     public void close() {
         hub.stop(0);
         if (cdn != null) cdn.stop(0);
+        if (dropper != null) {
+            try {
+                dropper.close();
+            } catch (IOException e) {
+                // Test teardown.
+            }
+        }
     }
 }

@@ -13,6 +13,7 @@ import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -137,7 +138,7 @@ class HubClientTest {
     void secondResolveIsServedFromTheCacheWithoutAnyRequest() throws Exception {
         Path first = resolve(REPO, env());
         int afterFirst = hub.requestCount();
-        assertEquals(8, afterFirst, "config, weights, 5 optional files, no retries: " + hub.requests);
+        assertEquals(7, afterFirst, "config, weights, 5 optional files, no retries: " + hub.requests);
 
         Path second = resolve(REPO, env());
         assertEquals(first, second);
@@ -216,6 +217,7 @@ class HubClientTest {
         HubException e = assertThrows(HubException.class, () -> resolve(REPO, env()));
         assertTrue(e.getMessage().contains("model.safetensors"), e.getMessage());
         assertTrue(e.getMessage().contains("deleted"), e.getMessage());
+        assertEquals(1, hub.requests.stream().filter(r -> r.server().equals("drop")).count(), "the body came from the dropper");
 
         Path snapshot = repoDir().resolve("snapshots").resolve(FakeHub.COMMIT);
         assertFalse(Files.exists(snapshot.resolve("model.safetensors"), java.nio.file.LinkOption.NOFOLLOW_LINKS));
@@ -229,6 +231,22 @@ class HubClientTest {
         hub.truncated.clear();
         Path again = resolve(REPO, env());
         assertArrayEquals(weights, Files.readAllBytes(again.resolve("model.safetensors")));
+    }
+
+    @Test
+    void aStalledDownloadIsAbandonedAndLeavesNothingBehind() throws Exception {
+        hub.stalled.add("model.safetensors");
+        long start = System.nanoTime();
+        try (HubClient c = new HubClient(HubSettings.fromEnvironment(env(), tmp.resolve("home")), DownloadListener.NONE,
+                Duration.ofMillis(300))) {
+            HubException e = assertThrows(HubException.class, () -> c.resolve(REPO));
+            assertTrue(e.getMessage().contains("stalled") && e.getMessage().contains("model.safetensors"), e.getMessage());
+        }
+        assertTrue(System.nanoTime() - start < 10_000_000_000L, "the watchdog, not a TCP timeout, ended it");
+        assertFalse(Files.exists(repoDir().resolve("blobs").resolve(FakeHub.sha256(weights))));
+        assertFalse(Files.exists(repoDir().resolve("snapshots").resolve(FakeHub.COMMIT).resolve("model.safetensors"),
+                java.nio.file.LinkOption.NOFOLLOW_LINKS));
+        assertTrue(filesUnder(cacheRoot).stream().noneMatch(p -> p.toString().endsWith(".incomplete")));
     }
 
     @Test
