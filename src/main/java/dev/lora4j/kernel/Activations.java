@@ -93,7 +93,7 @@ public final class Activations {
     /** gelu'(x) = Φ(x) + x·φ(x): the normal CDF plus x times the normal density. */
     private static FloatVector geluGrad(FloatVector x) {
         FloatVector cdf = erfc(x.mul(-INV_SQRT2)).mul(0.5f);
-        FloatVector pdf = x.mul(x).mul(-0.5f).lanewise(VectorOperators.EXP).mul(INV_SQRT_2PI);
+        FloatVector pdf = VectorMath.exp(x.mul(x).mul(-0.5f)).mul(INV_SQRT_2PI);
         return x.fma(pdf, cdf);
     }
 
@@ -106,7 +106,7 @@ public final class Activations {
     private static FloatVector erfc(FloatVector x) {
         FloatVector z = x.abs();
         FloatVector t = reciprocal(z.fma(0.5f, 1f));
-        FloatVector r = t.mul(erfcPolynomial(t).sub(z.mul(z)).lanewise(VectorOperators.EXP));
+        FloatVector r = t.mul(VectorMath.exp(erfcPolynomial(t).sub(z.mul(z))));
         return r.blend(r.neg().add(2f), x.lt(0f));
     }
 
@@ -259,7 +259,7 @@ public final class Activations {
     }
 
     private static FloatVector sigmoid(FloatVector x) {
-        return reciprocal(x.neg().lanewise(VectorOperators.EXP).add(1f));
+        return reciprocal(VectorMath.exp(x.neg()).add(1f));
     }
 
     private static FloatVector reciprocal(FloatVector x) {

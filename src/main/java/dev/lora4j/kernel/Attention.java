@@ -275,7 +275,7 @@ public final class Attention {
         int upper = SP.loopBound(len);
         int j = 0;
         for (; j < upper; j += LANES) {
-            FloatVector e = FloatVector.fromArray(SP, s, off + j).sub(m).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(SP, s, off + j).sub(m));
             e.intoArray(s, off + j);
             vsum = vsum.add(e);
         }
@@ -294,13 +294,12 @@ public final class Attention {
         int j = 0;
         if (bias == null) {
             for (; j < upper; j += LANES) {
-                FloatVector.fromArray(SP, s, off + j).mul(scale).sub(lse)
-                        .lanewise(VectorOperators.EXP).intoArray(s, off + j);
+                VectorMath.exp(FloatVector.fromArray(SP, s, off + j).mul(scale).sub(lse)).intoArray(s, off + j);
             }
         } else {
             for (; j < upper; j += LANES) {
-                FloatVector.fromArray(SP, s, off + j).mul(scale).add(FloatVector.fromArray(SP, bias, bOff + j))
-                        .sub(lse).lanewise(VectorOperators.EXP).intoArray(s, off + j);
+                VectorMath.exp(FloatVector.fromArray(SP, s, off + j).mul(scale).add(FloatVector.fromArray(SP, bias, bOff + j))
+                        .sub(lse)).intoArray(s, off + j);
             }
         }
         for (; j < len; j++) {

@@ -88,7 +88,7 @@ public final class CrossEntropy {
         FloatVector vLse = FloatVector.broadcast(SPECIES, logSumExp);
         int i = 0;
         for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
-            FloatVector g = FloatVector.fromArray(SPECIES, logits, off + i).sub(vLse).lanewise(VectorOperators.EXP).mul(scale);
+            FloatVector g = VectorMath.exp(FloatVector.fromArray(SPECIES, logits, off + i).sub(vLse)).mul(scale);
             if (!assign) g = g.add(FloatVector.fromArray(SPECIES, dLogits, off + i));
             g.intoArray(dLogits, off + i);
         }

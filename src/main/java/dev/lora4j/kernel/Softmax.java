@@ -38,7 +38,7 @@ public final class Softmax {
         FloatVector acc = FloatVector.zero(SPECIES);
         int i = 0;
         for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
-            FloatVector e = FloatVector.fromArray(SPECIES, x, off + i).sub(vMax).lanewise(VectorOperators.EXP);
+            FloatVector e = VectorMath.exp(FloatVector.fromArray(SPECIES, x, off + i).sub(vMax));
             e.intoArray(y, off + i);
             acc = acc.add(e);
         }

@@ -1,6 +1,7 @@
 package dev.lora4j.kernel;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -134,7 +135,7 @@ public final class VectorMath {
             int blockEnd = Math.min(bound, i + SUM_BLOCK);
             FloatVector acc = FloatVector.zero(SPECIES);
             for (; i < blockEnd; i += SPECIES.length()) {
-                acc = acc.add(FloatVector.fromArray(SPECIES, x, off + i).sub(vShift).lanewise(VectorOperators.EXP));
+                acc = acc.add(exp(FloatVector.fromArray(SPECIES, x, off + i).sub(vShift)));
             }
             total += acc.reduceLanes(VectorOperators.ADD);
         }
@@ -192,5 +193,34 @@ public final class VectorMath {
         if (a.length < needed) {
             throw new IllegalArgumentException(name + " has " + a.length + " elements, needs at least " + needed);
         }
+    }
+
+    /**
+     * e^x per lane, from arithmetic alone (Cody-Waite reduction and the Cephes expf polynomial, within 2 ulp):
+     * unlike {@code lanewise(EXP)}, whose JIT-compiled and fallback versions differ in the last bit, it gives the
+     * same bits in every JIT tier, so a forward pass computes the same numbers whenever it runs. exp(-inf) is
+     * exactly 0 (masked attention scores rely on it), results below the normal range flush to 0, NaN stays NaN.
+     */
+    public static FloatVector exp(FloatVector x) {
+        FloatVector xc = x.max(-87.33654f).min(88.72283f);
+        // n = round(x / ln 2) by the 1.5·2^23 trick: adding it leaves n in the low mantissa bits.
+        FloatVector t = xc.mul(1.44269504088896341f).add(12582912f);
+        FloatVector n = t.sub(12582912f);
+        FloatVector r = n.mul(-0.693359375f).add(xc).add(n.mul(2.12194440e-4f));
+        FloatVector p = r.mul(1.9875691500e-4f).add(1.3981999507e-3f);
+        p = p.mul(r).add(8.3334519073e-3f);
+        p = p.mul(r).add(4.1665795894e-2f);
+        p = p.mul(r).add(1.6666665459e-1f);
+        p = p.mul(r).add(5.0000001201e-1f);
+        FloatVector y = p.mul(r).mul(r).add(r).add(1f);
+        // 2^n from its bits; n reaches 128 just below the overflow threshold, one past the largest exponent, so
+        // that case scales by 2^127 and then by 2.
+        IntVector ni = t.reinterpretAsInts().sub(0x4B400000);
+        IntVector bits = ni.min(127).add(127).lanewise(VectorOperators.LSHL, 23);
+        FloatVector result = y.mul(bits.reinterpretAsFloats());
+        result = result.blend(result.mul(2f), n.compare(VectorOperators.GT, 127f));
+        result = result.blend(0f, x.compare(VectorOperators.LT, -87.33654f));
+        result = result.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.72283f));
+        return result.blend(x, x.test(VectorOperators.IS_NAN));
     }
 }

@@ -9,15 +9,20 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.net.ConnectException;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
+import java.net.http.HttpConnectTimeoutException;
 import java.net.http.HttpHeaders;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.net.http.HttpTimeoutException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
+import java.nio.channels.UnresolvedAddressException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
@@ -41,6 +46,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 
+import javax.net.ssl.SSLException;
+
 /**
  * Turns a model reference into a local model directory: an existing directory as it is, a Hub id "org/name" or
  * "org/name@revision" into a snapshot folder of the Hugging Face cache ({@link HubCache}), downloading what the
@@ -63,8 +70,9 @@ import java.util.regex.Pattern;
  * .incomplete file is deleted, so a partial download is never taken for a complete one. Downloads do not
  * resume: a broken one starts again.
  *
- * <p>Not thread-safe for concurrent use of one instance's listener, but several clients (or processes) may fill
- * one cache at once: blobs are written under a lock and appear by atomic rename.
+ * <p>Several threads, clients or processes may fill one cache at once: each blob is written under a lock file
+ * (.locks/, as huggingface_hub's) and appears by atomic rename; refs and snapshot links are replaced atomically.
+ * A listener shared by threads hears their downloads interleaved.
  */
 public final class HubClient implements AutoCloseable {
     public static final String CONFIG_FILE = "config.json";
@@ -146,16 +154,16 @@ public final class HubClient implements AutoCloseable {
         Path local = localDirectory(modelRef);
         if (local != null) return local;
         if (!HubId.isHubId(modelRef)) {
-            String why;
-            try {
-                HubId.parse(modelRef);
-                why = "";
-            } catch (IllegalArgumentException e) {
-                why = " (" + e.getMessage() + ")";
+            String why = "it is not a Hugging Face Hub id (org/name or org/name@revision, e.g."
+                    + " HuggingFaceTB/SmolLM2-135M) either";
+            if (modelRef.matches("[^/.~\\\\][^/]*/[^/]+")) {  // shaped like org/name: say which rule it breaks
+                try {
+                    HubId.parse(modelRef);
+                } catch (IllegalArgumentException e) {
+                    why = "as a Hub id: " + e.getMessage();
+                }
             }
-            throw new HubException("no such model directory \"" + modelRef + "\", and it is not a Hugging Face Hub"
-                    + " id either: expected a directory holding config.json and model.safetensors, or org/name or"
-                    + " org/name@revision" + why);
+            throw new HubException("no such model directory \"" + modelRef + "\"; " + why);
         }
         return snapshot(HubId.parse(modelRef), checkForUpdates);
     }
@@ -173,7 +181,7 @@ public final class HubClient implements AutoCloseable {
             List<String> missing = missingRequired(id, cached.get());
             if (!missing.isEmpty()) {
                 throw new HubException("model \"" + id + "\" is incomplete in the Hugging Face cache at "
-                        + cache.snapshotDir(id, cached.get()) + " (missing " + String.join(", ", missing)
+                        + cache.snapshotDir(id, cached.get()) + " (missing: " + String.join(", ", missing)
                         + "), and offline mode is on (HF_HUB_OFFLINE=1) so it cannot be downloaded: run once"
                         + " without HF_HUB_OFFLINE");
             }
@@ -199,7 +207,7 @@ public final class HubClient implements AutoCloseable {
                 if (!cache.hasFile(id, commit, shard)) missing.add(shard);
             }
         } else if (!cache.hasFile(id, commit, WEIGHTS_FILE)) {
-            missing.add(WEIGHTS_FILE + " (or " + WEIGHTS_INDEX_FILE + ")");
+            missing.add(WEIGHTS_FILE + " or " + WEIGHTS_INDEX_FILE);
         }
         return missing;
     }
@@ -403,7 +411,7 @@ public final class HubClient implements AutoCloseable {
                         + " bytes; the partial file was deleted. Run again to retry", e);
             }
             throw new HubException("download of " + file + " from " + r.url() + " broke off after " + done
-                    + (total >= 0 ? " of " + total : "") + " bytes (" + describe(e) + "); the partial file was"
+                    + (total >= 0 ? " of " + total : "") + " bytes (" + describe(e, r.url()) + "); the partial file was"
                     + " deleted. Run again to retry, or set HF_HUB_OFFLINE=1 to use only what is cached", e);
         } catch (RuntimeException | Error e) {
             deleteQuietly(incomplete, e);
@@ -524,7 +532,7 @@ public final class HubClient implements AutoCloseable {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while requesting " + current);
             } catch (IOException e) {
-                throw new HubUnreachableException("could not reach " + current + " (" + describe(e) + "). Check the"
+                throw new HubUnreachableException("could not reach " + current + " (" + describe(e, current) + "). Check the"
                         + " network connection (and proxy), or set HF_HUB_OFFLINE=1 to use only models already in"
                         + " the cache at " + cache.root(), e);
             }
@@ -637,12 +645,24 @@ public final class HubClient implements AutoCloseable {
         return d.toMillis() % 1000 == 0 ? d.toSeconds() + " s" : d.toMillis() + " ms";
     }
 
-    /** The first message along the cause chain, with its exception's name (a ConnectException often has none). */
-    private static String describe(Throwable e) {
+    /**
+     * What went wrong, in words: the JDK's HTTP client reports a refused connection or an unknown host as a
+     * ConnectException with no message at all, so the cause chain is read for the real reason.
+     */
+    private static String describe(Throwable e, URI url) {
+        String deepest = null;
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t.getMessage() != null && !t.getMessage().isBlank()) {
-                return t.getClass().getSimpleName() + ": " + t.getMessage();
+            if (t instanceof UnresolvedAddressException || t instanceof UnknownHostException) {
+                return "unknown host " + url.getHost();
             }
+            if (t instanceof HttpConnectTimeoutException) return "no connection within " + seconds(CONNECT_TIMEOUT);
+            if (t instanceof HttpTimeoutException) return "no response within " + seconds(HEADERS_TIMEOUT);
+            if (t instanceof SSLException) return "TLS failure: " + t.getMessage();
+            if (t.getMessage() != null && !t.getMessage().isBlank()) deepest = t.getClass().getSimpleName() + ": " + t.getMessage();
+        }
+        if (deepest != null) return deepest;
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ConnectException) return "connection refused or host unreachable";
         }
         return e.getClass().getSimpleName();
     }
