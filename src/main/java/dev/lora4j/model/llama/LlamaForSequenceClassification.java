@@ -2,6 +2,7 @@ package dev.lora4j.model.llama;
 
 import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
+import dev.lora4j.model.LastToken;
 import dev.lora4j.model.Weights;
 import dev.lora4j.nn.Linear;
 import dev.lora4j.nn.LinearLayer;
@@ -67,26 +68,6 @@ public final class LlamaForSequenceClassification extends Module {
     /** Logits [batch, numLabels] from each row's last real token (null mask: the last position). */
     public Variable forward(int[] inputIds, int batch, int seq, int[] attentionMask) {
         Variable hidden = model.get().forward(inputIds, batch, seq, attentionMask);
-        return score.get().forward(Ops.selectRows(hidden, lastTokenRows(batch, seq, attentionMask)));
-    }
-
-    /** Row index (b·seq + t) of the last t with mask 1 in each sequence; a row with no real token uses t = 0, as transformers' argmax over an all-zero mask does. */
-    static int[] lastTokenRows(int batch, int seq, int[] attentionMask) {
-        int[] rows = new int[batch];
-        for (int b = 0; b < batch; b++) {
-            int last = seq - 1;
-            if (attentionMask != null) {
-                last = -1;
-                for (int t = seq - 1; t >= 0; t--) {
-                    if (attentionMask[b * seq + t] != 0) {
-                        last = t;
-                        break;
-                    }
-                }
-                if (last < 0) last = 0;
-            }
-            rows[b] = b * seq + last;
-        }
-        return rows;
+        return score.get().forward(Ops.selectRows(hidden, LastToken.rows(batch, seq, attentionMask)));
     }
 }

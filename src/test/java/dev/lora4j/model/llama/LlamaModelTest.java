@@ -193,7 +193,7 @@ class LlamaModelTest {
         int seq = 5;
         int[] a = ids(2 * seq, 13, c.vocabSize());
         int[] mask = {1, 1, 1, 1, 1, 1, 1, 0, 0, 0};
-        assertArrayEquals(new int[] {4, 6}, LlamaForSequenceClassification.lastTokenRows(2, seq, mask));
+        assertArrayEquals(new int[] {4, 6}, dev.lora4j.model.LastToken.rows(2, seq, mask));
         try (var _ = Tape.noGrad()) {
             Variable logits = cls.forward(a, 2, seq, mask);
             assertEquals(List.of(2, 3), List.of(logits.shape().dim(0), logits.shape().dim(1)));
