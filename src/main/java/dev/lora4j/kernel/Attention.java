@@ -279,7 +279,7 @@ public final class Attention {
             e.intoArray(s, off + j);
             vsum = vsum.add(e);
         }
-        float sum = vsum.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumLanes(vsum);
         for (; j < len; j++) {
             float e = (float) Math.exp(s[off + j] - m);
             s[off + j] = e;
@@ -328,7 +328,7 @@ public final class Attention {
         for (; j < upper; j += LANES) {
             acc = FloatVector.fromArray(SP, a, aOff + j).fma(FloatVector.fromArray(SP, b, bOff + j), acc);
         }
-        float s = acc.reduceLanes(VectorOperators.ADD);
+        float s = VectorMath.sumLanes(acc);
         for (; j < n; j++) s += a[aOff + j] * b[bOff + j];
         return s;
     }

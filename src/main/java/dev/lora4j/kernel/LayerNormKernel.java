@@ -78,7 +78,7 @@ public final class LayerNormKernel {
             FloatVector d = FloatVector.fromArray(SPECIES, x, off + i).sub(vMean);
             acc = d.fma(d, acc);
         }
-        double sq = acc.reduceLanes(VectorOperators.ADD);
+        double sq = VectorMath.sumLanes(acc);
         for (; i < n; i++) {
             double d = x[off + i] - mean;
             sq += d * d;
@@ -119,8 +119,8 @@ public final class LayerNormKernel {
                 accG = accG.add(g);
                 accGX = g.fma(xhat, accGX);
             }
-            float sumG = accG.reduceLanes(VectorOperators.ADD);
-            float sumGX = accGX.reduceLanes(VectorOperators.ADD);
+            float sumG = VectorMath.sumLanes(accG);
+            float sumGX = VectorMath.sumLanes(accGX);
             for (; i < n; i++) {
                 float g = dy[off + i] * gamma[i];
                 sumG += g;

@@ -75,7 +75,7 @@ public final class RmsNormKernel {
                 FloatVector g = FloatVector.fromArray(SPECIES, dy, off + i).mul(FloatVector.fromArray(SPECIES, gamma, i));
                 acc = g.fma(FloatVector.fromArray(SPECIES, x, off + i).mul(vRs), acc);
             }
-            float sumGX = acc.reduceLanes(VectorOperators.ADD);
+            float sumGX = VectorMath.sumLanes(acc);
             for (; i < n; i++) sumGX += dy[off + i] * gamma[i] * x[off + i] * rs;
             float b = sumGX / n;
             FloatVector vB = FloatVector.broadcast(SPECIES, b);

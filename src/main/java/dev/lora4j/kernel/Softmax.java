@@ -42,7 +42,7 @@ public final class Softmax {
             e.intoArray(y, off + i);
             acc = acc.add(e);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = VectorMath.sumLanes(acc);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[off + i] - max);
             y[off + i] = e;

@@ -31,7 +31,7 @@ public final class VectorMath {
         for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
             acc = FloatVector.fromArray(SPECIES, a, aOff + i).fma(FloatVector.fromArray(SPECIES, b, bOff + i), acc);
         }
-        float sum = acc.reduceLanes(VectorOperators.ADD);
+        float sum = sumLanes(acc);
         for (; i < n; i++) sum += a[aOff + i] * b[bOff + i];
         return sum;
     }
@@ -92,7 +92,7 @@ public final class VectorMath {
                 FloatVector v = FloatVector.fromArray(SPECIES, x, off + i);
                 acc = v.fma(v, acc);
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += sumLanes(acc);
         }
         for (; i < n; i++) total += (double) x[off + i] * x[off + i];
         return total;
@@ -107,7 +107,7 @@ public final class VectorMath {
             int blockEnd = Math.min(bound, i + SUM_BLOCK);
             FloatVector acc = FloatVector.zero(SPECIES);
             for (; i < blockEnd; i += SPECIES.length()) acc = acc.add(FloatVector.fromArray(SPECIES, x, off + i));
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += sumLanes(acc);
         }
         for (; i < n; i++) total += x[off + i];
         return (float) total;
@@ -137,7 +137,7 @@ public final class VectorMath {
             for (; i < blockEnd; i += SPECIES.length()) {
                 acc = acc.add(exp(FloatVector.fromArray(SPECIES, x, off + i).sub(vShift)));
             }
-            total += acc.reduceLanes(VectorOperators.ADD);
+            total += sumLanes(acc);
         }
         for (; i < n; i++) total += Math.exp(x[off + i] - shift);
         return total;
@@ -193,6 +193,17 @@ public final class VectorMath {
         if (a.length < needed) {
             throw new IllegalArgumentException(name + " has " + a.length + " elements, needs at least " + needed);
         }
+    }
+
+    /**
+     * The sum of a vector's lanes, added in lane order. {@code reduceLanes(ADD)} may add them in a different
+     * order in compiled and in interpreted code, so the same row could sum to values an ulp apart depending on
+     * when it runs; a fixed order keeps every forward pass bit-reproducible.
+     */
+    public static float sumLanes(FloatVector v) {
+        float s = v.lane(0);
+        for (int i = 1; i < v.length(); i++) s += v.lane(i);
+        return s;
     }
 
     /**
