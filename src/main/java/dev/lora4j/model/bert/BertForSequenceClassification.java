@@ -1,6 +1,5 @@
 package dev.lora4j.model.bert;
 
-import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.model.Weights;
 import dev.lora4j.nn.Linear;
@@ -45,11 +44,5 @@ public final class BertForSequenceClassification extends Module {
     public Variable forward(BertModel.Batch in) {
         Variable hidden = bert.get().forward(in);
         return classifier.get().forward(bert.get().pool(hidden, in.batch(), in.seq()));
-    }
-
-    /** Sentence embeddings as sentence-transformers computes them: masked mean of the last hidden state, L2-normalised. */
-    public Variable embed(BertModel.Batch in) {
-        Variable hidden = bert.get().forward(in);
-        return Ops.l2Normalize(Ops.meanPool(hidden, in.batch(), in.seq(), in.attentionMask()));
     }
 }

@@ -61,6 +61,14 @@ public final class BertModel extends Module {
         return x;
     }
 
+    /**
+     * Sentence embeddings as sentence-transformers computes them for all-MiniLM-L6-v2, BGE and E5 exports:
+     * the mean of the last hidden state over real tokens, L2-normalised; [batch, hidden].
+     */
+    public Variable embed(Batch in) {
+        return Ops.l2Normalize(Ops.meanPool(forward(in), in.batch(), in.seq(), in.attentionMask()));
+    }
+
     /** The pooler output tanh(W·h[CLS] + b), [batch, hidden] (BertForSequenceClassification's input). */
     public Variable pool(Variable hidden, int batch, int seq) {
         if (pooler == null) throw new IllegalStateException("this BERT model was built without a pooler");
