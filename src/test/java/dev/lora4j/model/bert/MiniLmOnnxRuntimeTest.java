@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
-import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Tape;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.io.onnx.BuiltinBertModel;
