@@ -10,6 +10,7 @@ import dev.lora4j.kernel.LayerNormKernel;
 import dev.lora4j.kernel.Pooling;
 import dev.lora4j.kernel.RmsNormKernel;
 import dev.lora4j.kernel.Rope;
+import dev.lora4j.kernel.SegmentFormat;
 import dev.lora4j.kernel.Softmax;
 import dev.lora4j.kernel.VectorMath;
 import dev.lora4j.tensor.Shape;
@@ -48,6 +49,34 @@ public final class Ops {
         }
     }
 
+    /**
+     * Whether W is read in place from its mapped checkpoint: as long as nothing has written to it (a write, by an
+     * optimizer or a merge, widens it onto the heap first, after which the heap copy is the weight).
+     */
+    private static boolean readInPlace(Variable w) {
+        return w.value().isMapped();
+    }
+
+    private static SegmentFormat format(Tensor t) {
+        return switch (t.mappedType()) {
+            case F32 -> SegmentFormat.F32;
+            case BF16 -> SegmentFormat.BF16;
+            case F16 -> SegmentFormat.F16;
+        };
+    }
+
+    /** C (+)= A·Wᵀ for W [N, K], from the heap or in place from a mapped checkpoint. */
+    private static void timesTransposed(int m, int n, int k, float[] a, Variable w, float[] c, boolean accumulate) {
+        if (readInPlace(w)) Gemm.nt(m, n, k, a, w.value().segment(), format(w.value()), c, accumulate);
+        else Gemm.nt(m, n, k, a, w.data(), c, accumulate);
+    }
+
+    /** C (+)= A·W for W [K, N], from the heap or in place from a mapped checkpoint. */
+    private static void times(int m, int n, int k, float[] a, Variable w, float[] c, boolean accumulate) {
+        if (readInPlace(w)) Gemm.nn(m, n, k, a, w.value().segment(), format(w.value()), c, accumulate);
+        else Gemm.nn(m, n, k, a, w.data(), c, accumulate);
+    }
+
     // ---- linear algebra -------------------------------------------------------------------------------
 
     /**
@@ -62,7 +91,7 @@ public final class Ops {
         int out = w.shape().dim(0);
         if (b != null && b.size() != out) throw new IllegalArgumentException("linear: bias " + b.shape() + " for " + out + " outputs");
         Variable y = output(withLastDim(x.shape(), out), needsGrad(x, w, b));
-        Gemm.nt(rows, out, in, x.data(), w.data(), y.data(), false);
+        timesTransposed(rows, out, in, x.data(), w, y.data(), false);
         if (b != null) {
             float[] yd = y.data(), bd = b.data();
             for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bd, 0, yd, r * out, out);
@@ -71,7 +100,7 @@ public final class Ops {
             Tape.current().record(y, () -> {
                 float[] dy = y.grad();
                 if (dy == null) return;
-                if (x.requiresGrad()) Gemm.nn(rows, in, out, dy, w.data(), x.gradForAccumulation(), true);
+                if (x.requiresGrad()) times(rows, in, out, dy, w, x.gradForAccumulation(), true);
                 if (w.requiresGrad()) Gemm.tn(out, in, rows, dy, x.data(), w.gradForAccumulation(), true);
                 if (b != null && b.requiresGrad()) {
                     float[] db = b.gradForAccumulation();
@@ -95,7 +124,7 @@ public final class Ops {
         int out = w.shape().dim(1);
         if (b != null && b.size() != out) throw new IllegalArgumentException("linearInOut: bias " + b.shape() + " for " + out + " outputs");
         Variable y = output(withLastDim(x.shape(), out), needsGrad(x, w, b));
-        Gemm.nn(rows, out, in, x.data(), w.data(), y.data(), false);
+        times(rows, out, in, x.data(), w, y.data(), false);
         if (b != null) {
             float[] yd = y.data(), bd = b.data();
             for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bd, 0, yd, r * out, out);
@@ -105,7 +134,7 @@ public final class Ops {
                 float[] dy = y.grad();
                 if (dy == null) return;
                 // dx[rows, in] += dy[rows, out] · W[in, out]ᵀ: W read as Gemm.nt's B [N = in, K = out].
-                if (x.requiresGrad()) Gemm.nt(rows, in, out, dy, w.data(), x.gradForAccumulation(), true);
+                if (x.requiresGrad()) timesTransposed(rows, in, out, dy, w, x.gradForAccumulation(), true);
                 // dW[in, out] += x[rows, in]ᵀ · dy[rows, out]: Gemm.tn with A = x [K = rows, M = in].
                 if (w.requiresGrad()) Gemm.tn(in, out, rows, x.data(), dy, w.gradForAccumulation(), true);
                 if (b != null && b.requiresGrad()) {
@@ -335,7 +364,8 @@ public final class Ops {
     public static Variable embedding(Variable table, int[] ids) {
         int dim = table.shape().cols();
         Variable y = output(Shape.of(ids.length, dim), needsGrad(table));
-        EmbeddingKernel.gather(table.data(), dim, ids, y.data());
+        if (readInPlace(table)) EmbeddingKernel.gather(table.value().segment(), format(table.value()), dim, ids, y.data());
+        else EmbeddingKernel.gather(table.data(), dim, ids, y.data());
         if (y.requiresGrad()) {
             Tape.current().record(y, () -> {
                 if (y.grad() != null) EmbeddingKernel.scatterAdd(y.grad(), ids, dim, table.gradForAccumulation());

@@ -1,5 +1,7 @@
 package dev.lora4j.kernel;
 
+import java.lang.foreign.MemorySegment;
+
 import jdk.incubator.vector.FloatVector;
 
 /**
@@ -14,6 +16,22 @@ public final class EmbeddingKernel {
         checkIds(table, dim, ids, "table");
         VectorMath.checkLength("out", out, (long) ids.length * dim);
         for (int t = 0; t < ids.length; t++) System.arraycopy(table, ids[t] * dim, out, t * dim, dim);
+    }
+
+    /** out[t] = table[ids[t]] with the table [vocab, dim] read in place from a (mapped) segment. */
+    public static void gather(MemorySegment table, SegmentFormat format, int dim, int[] ids, float[] out) {
+        long vocab = table.byteSize() / format.bytes() / dim;
+        if (vocab * dim * format.bytes() != table.byteSize()) {
+            throw new IllegalArgumentException("table segment of " + table.byteSize() + " bytes is not [vocab, " + dim + "] " + format);
+        }
+        VectorMath.checkLength("out", out, (long) ids.length * dim);
+        GemmEngine.BOperand src = new GemmEngine.BOperand(null, table, format, 0, dim);
+        for (int t = 0; t < ids.length; t++) {
+            if (ids[t] < 0 || ids[t] >= vocab) {
+                throw new IllegalArgumentException("token id " + ids[t] + " at position " + t + " is outside the vocabulary [0, " + vocab + ")");
+            }
+            src.read((long) ids[t] * dim, out, t * dim, dim);
+        }
     }
 
     /** dTable[ids[t]] += dOut[t] for every position t; repeated ids accumulate. */

@@ -1,5 +1,7 @@
 package dev.lora4j.kernel;
 
+import java.lang.foreign.MemorySegment;
+
 /**
  * Single-precision matrix multiply in the three layouts training needs, on row-major float arrays with
  * offsets and leading dimensions (so a head's slice of a [tokens, hidden] matrix is a valid operand).
@@ -46,5 +48,28 @@ public final class Gemm {
     /** Contiguous C[M,N] (+)= A[K,M]ᵀ · B[K,N]. */
     public static void tn(int m, int n, int k, float[] a, float[] b, float[] c, boolean accumulate) {
         tn(m, n, k, a, 0, m, b, 0, n, c, 0, n, accumulate);
+    }
+
+    /**
+     * C[M,N] (+)= A[M,K] · Wᵀ with W [N,K] read in place from a segment (a frozen weight in a mapped checkpoint,
+     * F32/BF16/F16): the forward of a frozen linear without a heap copy of its weight. The segment must be
+     * readable from the kernel threads (a shared or automatic arena, as a mapped checkpoint's is).
+     */
+    public static void nt(int m, int n, int k, float[] a, MemorySegment w, SegmentFormat format, float[] c, boolean accumulate) {
+        checkSegment(w, format, (long) n * k);
+        GemmEngine.run(m, n, k, a, 0, k, false, new GemmEngine.BOperand(null, w, format, 0, k), true, c, 0, n, accumulate);
+    }
+
+    /** C[M,N] (+)= A[M,K] · W with W [K,N] read in place from a segment: the input gradient of a frozen linear. */
+    public static void nn(int m, int n, int k, float[] a, MemorySegment w, SegmentFormat format, float[] c, boolean accumulate) {
+        checkSegment(w, format, (long) k * n);
+        GemmEngine.run(m, n, k, a, 0, k, false, new GemmEngine.BOperand(null, w, format, 0, n), false, c, 0, n, accumulate);
+    }
+
+    private static void checkSegment(MemorySegment w, SegmentFormat format, long elements) {
+        if (w.byteSize() != elements * format.bytes()) {
+            throw new IllegalArgumentException("weight segment has " + w.byteSize() + " bytes, " + elements + " " + format + " elements need "
+                + elements * format.bytes());
+        }
     }
 }

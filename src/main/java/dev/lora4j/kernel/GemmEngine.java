@@ -1,5 +1,8 @@
 package dev.lora4j.kernel;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -31,6 +34,7 @@ final class GemmEngine {
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC * KC]);
     private static final ThreadLocal<float[]> PACK_B = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> SEGMENT_RUN = ThreadLocal.withInitial(() -> new float[KC]);
     private static final ThreadLocal<float[]> EDGE_TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
 
     private GemmEngine() {}
@@ -39,8 +43,40 @@ final class GemmEngine {
         return (x + multiple - 1) / multiple * multiple;
     }
 
+    /**
+     * The B operand: a heap array, or a frozen weight read in place from a (mapped) segment, widened to F32 while
+     * it is packed, so GEMM never needs a heap copy of the weight.
+     */
+    record BOperand(float[] array, MemorySegment segment, SegmentFormat format, int offset, int ld) {
+        static BOperand of(float[] b, int bOff, int ldb) {
+            return new BOperand(b, null, null, bOff, ldb);
+        }
+
+        /** Copies {@code count} consecutive elements starting at element {@code index} of the segment, widened. */
+        void read(long index, float[] dst, int dstOff, int count) {
+            switch (format) {
+                case F32 -> MemorySegment.copy(segment, F32_LE, index * 4, dst, dstOff, count);
+                case BF16 -> {
+                    for (int i = 0; i < count; i++) dst[dstOff + i] = Float.intBitsToFloat((segment.getAtIndex(I16_LE, index + i) & 0xFFFF) << 16);
+                }
+                case F16 -> {
+                    for (int i = 0; i < count; i++) dst[dstOff + i] = Float.float16ToFloat(segment.getAtIndex(I16_LE, index + i));
+                }
+            }
+        }
+    }
+
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     static void run(int m, int n, int k, float[] a, int aOff, int lda, boolean transA,
                     float[] b, int bOff, int ldb, boolean transB,
+                    float[] c, int cOff, int ldc, boolean accumulate) {
+        run(m, n, k, a, aOff, lda, transA, BOperand.of(b, bOff, ldb), transB, c, cOff, ldc, accumulate);
+    }
+
+    static void run(int m, int n, int k, float[] a, int aOff, int lda, boolean transA,
+                    BOperand b, boolean transB,
                     float[] c, int cOff, int ldc, boolean accumulate) {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("negative GEMM size " + m + "x" + n + "x" + k);
         if (m == 0 || n == 0) return;
@@ -68,7 +104,7 @@ final class GemmEngine {
             java.util.function.IntConsumer pack = q -> {
                 int kb = q / panels;
                 int pc = kb * kc;
-                packBPanel(b, bOff, ldb, transB, pc, Math.min(kc, k - pc), jcF, nc, q % panels, bp, kb * panels * NR * kc);
+                packBPanel(b, transB, pc, Math.min(kc, k - pc), jcF, nc, q % panels, bp, kb * panels * NR * kc);
             };
             // Even splits: equal-width column chunks and equal-height row blocks, with a task count that is
             // a multiple of the thread count, so no thread is left with a thin remainder at the end.
@@ -162,29 +198,40 @@ final class GemmEngine {
     }
 
     /** Packs panel q (NR columns) of B[pc:pc+kc, jc:jc+nc] k-major at blockBase, zero-padded to NR columns. */
-    private static void packBPanel(float[] b, int bOff, int ldb, boolean transB, int pc, int kc, int jc, int nc,
+    private static void packBPanel(BOperand src, boolean transB, int pc, int kc, int jc, int nc,
                                    int q, float[] bp, int blockBase) {
         int j = q * NR;
         int cols = Math.min(NR, nc - j);
         int base = blockBase + q * NR * kc;
+        float[] b = src.array();
+        int bOff = src.offset(), ldb = src.ld();
         if (transB) {
             // B stored [N, K] (weights [out, in]): read each column's K run contiguously, scatter with stride NR.
+            float[] run = b == null ? SEGMENT_RUN.get() : null;
             for (int col = 0; col < cols; col++) {
-                int src = bOff + (jc + j + col) * ldb + pc;
-                for (int p = 0; p < kc; p++) bp[base + p * NR + col] = b[src + p];
+                int srcIdx = bOff + (jc + j + col) * ldb + pc;
+                if (b != null) {
+                    for (int p = 0; p < kc; p++) bp[base + p * NR + col] = b[srcIdx + p];
+                } else {
+                    src.read(srcIdx, run, 0, kc);
+                    for (int p = 0; p < kc; p++) bp[base + p * NR + col] = run[p];
+                }
             }
             if (cols < NR) {
                 for (int p = 0; p < kc; p++) java.util.Arrays.fill(bp, base + p * NR + cols, base + (p + 1) * NR, 0f);
             }
         } else {
             for (int p = 0; p < kc; p++) {
-                int src = bOff + (pc + p) * ldb + jc + j;
+                int srcIdx = bOff + (pc + p) * ldb + jc + j;
                 int dst = base + p * NR;
-                if (cols == NR) {
-                    FloatVector.fromArray(S, b, src).intoArray(bp, dst);
-                    FloatVector.fromArray(S, b, src + L).intoArray(bp, dst + L);
+                if (b == null) {
+                    src.read(srcIdx, bp, dst, cols);
+                    if (cols < NR) java.util.Arrays.fill(bp, dst + cols, dst + NR, 0f);
+                } else if (cols == NR) {
+                    FloatVector.fromArray(S, b, srcIdx).intoArray(bp, dst);
+                    FloatVector.fromArray(S, b, srcIdx + L).intoArray(bp, dst + L);
                 } else {
-                    System.arraycopy(b, src, bp, dst, cols);
+                    System.arraycopy(b, srcIdx, bp, dst, cols);
                     java.util.Arrays.fill(bp, dst + cols, dst + NR, 0f);
                 }
             }

@@ -23,7 +23,7 @@ public final class PretrainedModels {
     public static CausalLanguageModel causalLm(Path dir) throws IOException {
         HfModelDirectory hf = HfModelDirectory.open(dir);
         String type = hf.modelType();
-        Weights.Checkpoint weights = Weights.of(hf.loadTensors(), hf.dir().toString());
+        Weights.Checkpoint weights = Weights.of(hf.mapTensors(), hf.dir().toString());
         return switch (type) {
             case "gpt2" -> Gpt2LMHeadModel.fromWeights(Gpt2Config.fromJson(hf.config()), weights);
             case "llama", "mistral", "qwen2" -> LlamaForCausalLM.fromWeights(LlamaConfig.fromJson(hf.config()), weights);

@@ -5,16 +5,19 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /**
- * A dense F32 tensor: a {@link Shape} over a heap float array, which is what every kernel computes on.
- * Weights stored narrower (BF16, F16) or off-heap (a memory-mapped file) are widened into one on load by
- * {@link #fromSegment}.
+ * A dense F32 tensor: a {@link Shape} over a heap float array, which is what most kernels compute on; or a
+ * frozen weight left in a memory-mapped checkpoint ({@link #mapped}, F32/BF16/F16), which GEMM and embedding
+ * lookups read in place, so a model's weights are not held twice. The first call to {@link #data()} on a mapped
+ * tensor widens it onto the heap (copy on write: merging an adapter into a mapped weight does exactly that).
  */
 public final class Tensor {
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private final Shape shape;
-    private final float[] data;
+    private volatile float[] data;
+    private final MemorySegment mapped;
+    private final DType mappedType;
 
     public Tensor(Shape shape, float[] data) {
         if (data.length != shape.size()) {
@@ -22,6 +25,38 @@ public final class Tensor {
         }
         this.shape = shape;
         this.data = data;
+        this.mapped = null;
+        this.mappedType = null;
+    }
+
+    private Tensor(Shape shape, MemorySegment segment, DType dtype) {
+        long need = (long) shape.size() * dtype.bytes();
+        if (segment.byteSize() != need) {
+            throw new IllegalArgumentException("segment has " + segment.byteSize() + " bytes, " + dtype + shape + " needs " + need);
+        }
+        this.shape = shape;
+        this.mapped = segment;
+        this.mappedType = dtype;
+    }
+
+    /** A tensor read in place from a (mapped) segment of little-endian F32, BF16 or F16 elements. */
+    public static Tensor mapped(MemorySegment segment, DType dtype, Shape shape) {
+        return new Tensor(shape, segment, dtype);
+    }
+
+    /** True while the elements live only in the mapped segment (no heap copy made yet). */
+    public boolean isMapped() {
+        return data == null;
+    }
+
+    /** The mapped segment, or null for a heap tensor. */
+    public MemorySegment segment() {
+        return mapped;
+    }
+
+    /** The element type of the mapped segment, or null for a heap tensor. */
+    public DType mappedType() {
+        return mappedType;
     }
 
     public static Tensor zeros(int... dims) {
@@ -53,22 +88,29 @@ public final class Tensor {
         return shape;
     }
 
-    /** The backing array, shared, not copied: kernels write into it. */
+    /** The backing array, shared, not copied: kernels write into it. A mapped tensor is widened onto the heap first. */
     public float[] data() {
-        return data;
+        float[] d = data;
+        if (d == null) {
+            synchronized (this) {
+                if (data == null) data = fromSegment(mapped, mappedType, shape).data;
+                d = data;
+            }
+        }
+        return d;
     }
 
     public int size() {
-        return data.length;
+        return shape.size();
     }
 
     /** Same data, another shape of the same size. */
     public Tensor view(int... dims) {
-        return new Tensor(Shape.of(dims), data);
+        return isMapped() ? new Tensor(Shape.of(dims), mapped, mappedType) : new Tensor(Shape.of(dims), data);
     }
 
     public Tensor copy() {
-        return new Tensor(shape, data.clone());
+        return new Tensor(shape, data().clone());
     }
 
     @Override

@@ -149,6 +149,30 @@ public final class HfModelDirectory {
     }
 
     /**
+     * Every F32/F16/BF16 weight as a tensor that stays in the memory-mapped file ({@link Tensor#mapped}): frozen
+     * weights are read in place by the kernels, so loading costs no heap copy; a tensor that is written (trained
+     * in full, or merged into) is widened onto the heap on first write. Integer buffers are skipped.
+     */
+    public Map<String, Tensor> mapTensors() throws IOException {
+        ShardedSafetensors weights = ShardedSafetensors.openForModel(dir);
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (String name : weights.names()) {
+            SafetensorsDType dtype = weights.info(name).dtype();
+            if (dtype.toDType() != null) {
+                long[] shape = weights.info(name).shape();
+                int[] dims = new int[shape.length];
+                for (int d = 0; d < dims.length; d++) dims[d] = Math.toIntExact(shape[d]);
+                tensors.put(name, Tensor.mapped(weights.segment(name), dtype.toDType(), dev.lora4j.tensor.Shape.of(dims)));
+            } else if (!dtype.isIntegral() && dtype != SafetensorsDType.U64) {
+                throw new ModelDirectoryException(weights.path() + ": tensor \"" + name + "\" is " + dtype
+                        + "; lora4j loads F32, F16 and BF16 weights (convert the checkpoint, or use the"
+                        + " unquantized model)");
+            }
+        }
+        return tensors;
+    }
+
+    /**
      * Every floating-point weight (F32, F16 or BF16) widened to F32, under the names the checkpoint uses, in the
      * sorted order of {@link ShardedSafetensors#names()}. Integer and bool tensors (buffers such as BERT's
      * position_ids) are left out: they are not weights.

@@ -82,7 +82,19 @@ public final class SafetensorsFile implements AutoCloseable {
 
     /** Maps and validates the file; the caller closes it. */
     public static SafetensorsFile open(Path path) throws IOException {
-        Arena arena = Arena.ofShared();
+        return open(path, false);
+    }
+
+    /**
+     * Maps and validates the file for weights that a model keeps reading in place: the mapping lives as long as
+     * any segment taken from it is reachable (an automatic arena), and {@link #close()} does nothing.
+     */
+    public static SafetensorsFile openForModel(Path path) throws IOException {
+        return open(path, true);
+    }
+
+    static SafetensorsFile open(Path path, boolean modelLifetime) throws IOException {
+        Arena arena = modelLifetime ? Arena.ofAuto() : Arena.ofShared();
         try {
             MemorySegment file;
             try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ)) {
@@ -93,9 +105,12 @@ public final class SafetensorsFile implements AutoCloseable {
                 }
                 file = channel.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
             }
-            return parse(path, arena, file);
+            SafetensorsFile f = parse(path, arena, file);
+            // An automatic arena cannot be closed: the garbage collector unmaps it once no segment is reachable.
+            if (modelLifetime) f.closed.set(true);
+            return f;
         } catch (Throwable t) {
-            arena.close();
+            if (!modelLifetime) arena.close();
             throw t;
         }
     }

@@ -44,23 +44,39 @@ public final class ShardedSafetensors implements AutoCloseable {
      * file is opened as {@link #openFile} would.
      */
     public static ShardedSafetensors open(Path dir) throws IOException {
-        if (Files.isRegularFile(dir)) return openFile(dir);
+        return open(dir, false);
+    }
+
+    /**
+     * Like {@link #open}, for weights a model keeps reading in place ({@link SafetensorsFile#openForModel}): the
+     * mappings live as long as their segments are reachable.
+     */
+    public static ShardedSafetensors openForModel(Path dir) throws IOException {
+        return open(dir, true);
+    }
+
+    private static ShardedSafetensors open(Path dir, boolean modelLifetime) throws IOException {
+        if (Files.isRegularFile(dir)) return openFile(dir, modelLifetime);
         Path index = dir.resolve(INDEX_FILE);
-        if (Files.exists(index)) return openIndex(index);
+        if (Files.exists(index)) return openIndex(index, modelLifetime);
         Path single = dir.resolve(SINGLE_FILE);
-        if (Files.exists(single)) return openFile(single);
+        if (Files.exists(single)) return openFile(single, modelLifetime);
         throw new NoSuchFileException(dir.toString(), null, "neither " + INDEX_FILE + " nor " + SINGLE_FILE + " found");
     }
 
     /** One safetensors file, read as a one-shard model. */
     public static ShardedSafetensors openFile(Path file) throws IOException {
-        SafetensorsFile shard = SafetensorsFile.open(file);
+        return openFile(file, false);
+    }
+
+    private static ShardedSafetensors openFile(Path file, boolean modelLifetime) throws IOException {
+        SafetensorsFile shard = SafetensorsFile.open(file, modelLifetime);
         Map<String, SafetensorsFile> owners = new TreeMap<>(Names.UTF8_ORDER);
         for (String name : shard.names()) owners.put(name, shard);
         return new ShardedSafetensors(file, List.of(shard), owners);
     }
 
-    private static ShardedSafetensors openIndex(Path index) throws IOException {
+    private static ShardedSafetensors openIndex(Path index, boolean modelLifetime) throws IOException {
         Map<String, List<String>> tensorsByShard = readWeightMap(index);
         Path dir = index.toAbsolutePath().getParent().normalize();
         List<SafetensorsFile> opened = new ArrayList<>();
@@ -79,7 +95,7 @@ public final class ShardedSafetensors implements AutoCloseable {
                     throw new SafetensorsFormatException(index, someTensor, "weight_map names shard "
                             + Names.quote(shardName) + ", which does not exist in " + dir);
                 }
-                SafetensorsFile shard = SafetensorsFile.open(shardPath);
+                SafetensorsFile shard = SafetensorsFile.open(shardPath, modelLifetime);
                 opened.add(shard);
                 for (String tensor : entry.getValue()) {
                     if (!shard.contains(tensor)) {

@@ -35,7 +35,7 @@ public record BertCheckpoint(String name, String hubId, BertConfig config, Weigh
         if (!hf.modelType().equals("bert")) {
             throw new IllegalArgumentException(dir.resolve("config.json") + ": model_type '" + hf.modelType() + "' is not a BERT model");
         }
-        Weights.Checkpoint weights = Weights.of(hf.loadTensors(), dir.toString());
+        Weights.Checkpoint weights = Weights.of(hf.mapTensors(), dir.toString());
         String prefix = weights.has("bert.embeddings.word_embeddings.weight") ? "bert." : "";
         String name = hf.config().path("_name_or_path").asText(dir.getFileName().toString());
         return new BertCheckpoint(dir.getFileName().toString(), name, BertConfig.fromJson(hf.config()), weights, prefix,
