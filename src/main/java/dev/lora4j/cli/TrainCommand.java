@@ -21,7 +21,8 @@ import picocli.CommandLine.Option;
         "accuracy before/after, trainable parameters, time and the adapter directory are printed.",
         "Example: lora4j train --lora-r 16 --epochs 3 --out runs/topics"})
 final class TrainCommand implements Callable<Integer> {
-    @Option(names = "--model", description = "built-in model name (default ${DEFAULT-VALUE})")
+    @Option(names = "--model", description = {"a BERT-family model: built-in name, Hugging Face directory, or Hub id org/name",
+        "(from the HF cache, downloaded when missing) (default ${DEFAULT-VALUE})"})
     String model = "all-MiniLM-L6-v2";
 
     @Option(names = "--data", description = "training data (not yet supported: only the built-in topics dataset)")
@@ -86,9 +87,9 @@ final class TrainCommand implements Callable<Integer> {
         }
         LoraConfig lora = LoraConfig.of(r, alpha, target).withDropout(dropout).withRslora(rslora);
         TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
-        System.out.println("model: " + model + " (built in, from Maven Central); data: built-in topics, "
+        System.out.println("model: " + model + "; data: built-in topics, "
             + TopicsDataset.train().size() + " train / " + TopicsDataset.test().size() + " test, labels " + TopicsDataset.LABELS);
-        BertCheckpoint checkpoint = BertCheckpoint.builtin(model);
+        BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification.Result res = new SequenceClassification(checkpoint, TopicsDataset.LABELS.size(), maxSeqLen)
             .run(TopicsDataset.train(), TopicsDataset.test(), lora, options, out, !json);
         var h = res.history();

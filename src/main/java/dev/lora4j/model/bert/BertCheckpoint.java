@@ -1,11 +1,14 @@
 package dev.lora4j.model.bert;
 
+import dev.lora4j.io.hf.DownloadListener;
 import dev.lora4j.io.hf.HfModelDirectory;
+import dev.lora4j.io.hf.HubClient;
 import dev.lora4j.io.onnx.BertOnnxWeights;
 import dev.lora4j.io.onnx.BuiltinBertModel;
 import dev.lora4j.model.Weights;
 import dev.lora4j.tokenize.Tokenizer;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
@@ -40,6 +43,25 @@ public record BertCheckpoint(String name, String hubId, BertConfig config, Weigh
         String name = hf.config().path("_name_or_path").asText(dir.getFileName().toString());
         return new BertCheckpoint(dir.getFileName().toString(), name, BertConfig.fromJson(hf.config()), weights, prefix,
             Tokenizer.fromDirectory(dir));
+    }
+
+    /**
+     * Loads a model by reference: a built-in name or its Hub id ("all-MiniLM-L6-v2",
+     * "sentence-transformers/all-MiniLM-L6-v2"), a Hugging Face directory, or any other Hub id "org/name[@rev]",
+     * which is taken from the Hugging Face cache and downloaded into it when missing (HF_HUB_OFFLINE=1 forbids that).
+     */
+    public static BertCheckpoint load(String ref) throws IOException {
+        if (!Files.isDirectory(Path.of(ref)) && isBuiltin(ref)) return builtin(ref);
+        return fromDirectory(HubClient.resolve(ref, DownloadListener.NONE));
+    }
+
+    private static boolean isBuiltin(String ref) {
+        try {
+            BuiltinBertModel.byName(ref);
+            return true;
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
     }
 
     /** Loads a built-in model by name ("all-MiniLM-L6-v2"). */

@@ -42,7 +42,7 @@ class BertDirectoryTest {
         Files.writeString(dir.resolve("config.json"), CONFIG);
         Files.write(dir.resolve("tokenizer.json"), BuiltinBertModel.byName("all-MiniLM-L6-v2").tokenizerJson());
 
-        BertCheckpoint loaded = BertCheckpoint.fromDirectory(dir);
+        BertCheckpoint loaded = BertCheckpoint.load(dir.toString());
         assertEquals(prefix, loaded.prefix());
         assertFalse(loaded.hasPooler());
         assertEquals(builtin.config(), loaded.config());
@@ -59,6 +59,11 @@ class BertDirectoryTest {
             // Bit for bit: kernels avoid the Vector API's EXP, whose JIT tiers differ in the last bit.
             assertArrayEquals(reference.forward(in).data(), model.forward(in).data(), 0f);
         }
+    }
+
+    @Test
+    void builtinNamesAndTheirHubIdsNeedNoNetwork() throws Exception {
+        assertEquals("all-MiniLM-L6-v2", BertCheckpoint.load("sentence-transformers/all-MiniLM-L6-v2").name());
     }
 
     @Test
