@@ -174,28 +174,31 @@ final class GemmEngine {
 
     /** Packs A[i0:i0+mc, pc:pc+kc] into MR-row panels, k-major inside a panel, zero-padded to MR rows. */
     private static void packA(float[] a, int aOff, int lda, boolean transA, int i0, int mc, int pc, int kc, float[] ap) {
+        if (transA) {
+            // A stored [K, M] (dYᵀ in the weight gradient): sweep each k's row of the whole block once, reading
+            // it contiguously and scattering into the panels. Walking it panel by panel instead touches every
+            // row (a new page for each k) once per panel, which measured as the tn layout's main loss.
+            int panels = (mc + MR - 1) / MR;
+            for (int p = 0; p < kc; p++) {
+                int src = aOff + (pc + p) * lda + i0;
+                for (int r = 0; r < mc; r++) ap[(r / MR) * kc * MR + p * MR + r % MR] = a[src + r];
+                for (int r = mc; r < panels * MR; r++) ap[(r / MR) * kc * MR + p * MR + r % MR] = 0f;
+            }
+            return;
+        }
         for (int ib = 0; ib < mc; ib += MR) {
             int rows = Math.min(MR, mc - ib);
             int base = ib * kc;
-            if (transA) {
-                // A stored [K, M]: the MR values of one k are contiguous in memory.
-                for (int p = 0; p < kc; p++) {
-                    int src = aOff + (pc + p) * lda + i0 + ib;
-                    int dst = base + p * MR;
-                    for (int r = 0; r < rows; r++) ap[dst + r] = a[src + r];
-                    for (int r = rows; r < MR; r++) ap[dst + r] = 0f;
-                }
-            } else {
-                for (int r = 0; r < rows; r++) {
-                    int src = aOff + (i0 + ib + r) * lda + pc;
-                    for (int p = 0; p < kc; p++) ap[base + p * MR + r] = a[src + p];
-                }
-                for (int r = rows; r < MR; r++) {
-                    for (int p = 0; p < kc; p++) ap[base + p * MR + r] = 0f;
-                }
+            for (int r = 0; r < rows; r++) {
+                int src = aOff + (i0 + ib + r) * lda + pc;
+                for (int p = 0; p < kc; p++) ap[base + p * MR + r] = a[src + p];
+            }
+            for (int r = rows; r < MR; r++) {
+                for (int p = 0; p < kc; p++) ap[base + p * MR + r] = 0f;
             }
         }
     }
+
 
     /** Packs panel q (NR columns) of B[pc:pc+kc, jc:jc+nc] k-major at blockBase, zero-padded to NR columns. */
     private static void packBPanel(BOperand src, boolean transB, int pc, int kc, int jc, int nc,
