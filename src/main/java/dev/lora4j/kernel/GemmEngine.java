@@ -3,6 +3,7 @@ package dev.lora4j.kernel;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
+import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -34,6 +35,7 @@ final class GemmEngine {
 
     private static final ThreadLocal<float[]> PACK_A = ThreadLocal.withInitial(() -> new float[MC * KC]);
     private static final ThreadLocal<float[]> PACK_B = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> SHARED_A = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> SEGMENT_RUN = ThreadLocal.withInitial(() -> new float[KC]);
     private static final ThreadLocal<float[]> EDGE_TILE = ThreadLocal.withInitial(() -> new float[MR * NR]);
 
@@ -94,6 +96,28 @@ final class GemmEngine {
         // pay a full pass over the C tile for little work.
         int kBlocks = (k + KC - 1) / KC;
         int kc = (k + kBlocks - 1) / kBlocks;
+        // Row blocks of equal height, their count a multiple of the thread count, so that no thread is left with
+        // a thin remainder at the end.
+        int mBlocks = (m + MC - 1) / MC;
+        if (!serial && m >= MR * Parallel.threads()) mBlocks = roundUp(mBlocks, Parallel.threads());
+        int blockHeight = roundUp((m + mBlocks - 1) / mBlocks, MR);
+        int rowBlocks = (m + blockHeight - 1) / blockHeight;
+        // When B is wide enough to be cut into several column chunks (the LM head: 49152 columns), each row block
+        // of A would be packed once per chunk; packing all of A once and sharing it avoids that.
+        int totalChunks = 0;
+        for (int jc = 0; jc < n; jc += NC) totalChunks += chunkCount(Math.min(NC, n - jc));
+        float[] sharedA = null;
+        if (totalChunks > 1) {
+            float[] ap = sharedABuffer(rowBlocks * kBlocks * blockHeight * kc);
+            IntConsumer packShared = q -> {
+                int rb = q / kBlocks, kb = q % kBlocks, i0 = rb * blockHeight, pc = kb * kc;
+                packA(a, aOff, lda, transA, i0, Math.min(blockHeight, m - i0), pc, Math.min(kc, k - pc), ap,
+                    (rb * kBlocks + kb) * blockHeight * kc);
+            };
+            if (serial) for (int q = 0; q < rowBlocks * kBlocks; q++) packShared.accept(q);
+            else Parallel.parallelFor(0, rowBlocks * kBlocks, packShared);
+            sharedA = ap;
+        }
         for (int jc = 0; jc < n; jc += NC) {
             int nc = Math.min(NC, n - jc);
             int panels = (nc + NR - 1) / NR;
@@ -101,32 +125,38 @@ final class GemmEngine {
             // whole K loop alone: two fork/join rounds per N block instead of two per K block.
             float[] bp = packBBuffer(kBlocks * panels * NR * kc);
             int jcF = jc;
-            java.util.function.IntConsumer pack = q -> {
+            IntConsumer pack = q -> {
                 int kb = q / panels;
                 int pc = kb * kc;
                 packBPanel(b, transB, pc, Math.min(kc, k - pc), jcF, nc, q % panels, bp, kb * panels * NR * kc);
             };
-            // Even splits: equal-width column chunks and equal-height row blocks, with a task count that is
-            // a multiple of the thread count, so no thread is left with a thin remainder at the end.
-            int nChunks = Math.max(1, Math.round((float) nc / NCHUNK));
+            int nChunks = chunkCount(nc);
             int chunkWidth = roundUp((nc + nChunks - 1) / nChunks, NR);
             nChunks = (nc + chunkWidth - 1) / chunkWidth;
-            int mBlocks = (m + MC - 1) / MC;
-            if (!serial && (mBlocks * nChunks) % Parallel.threads() != 0 && m >= MR * Parallel.threads()) {
-                mBlocks = roundUp(mBlocks, Parallel.threads());
-            }
-            int blockHeight = roundUp((m + mBlocks - 1) / mBlocks, MR);
-            mBlocks = (m + blockHeight - 1) / blockHeight;
-            Tiling tiling = new Tiling(nChunks, chunkWidth, blockHeight, kc, panels);
-            java.util.function.IntConsumer compute = t -> tile(t, tiling, m, k, nc, a, aOff, lda, transA, bp, c, cOff + jcF, ldc);
+            Tiling tiling = new Tiling(nChunks, chunkWidth, blockHeight, kc, kBlocks, panels, sharedA);
+            IntConsumer compute = t -> tile(t, tiling, m, k, nc, a, aOff, lda, transA, bp, c, cOff + jcF, ldc);
             if (serial) {
                 for (int q = 0; q < kBlocks * panels; q++) pack.accept(q);
-                for (int t = 0; t < mBlocks * nChunks; t++) compute.accept(t);
+                for (int t = 0; t < rowBlocks * nChunks; t++) compute.accept(t);
             } else {
                 Parallel.parallelFor(0, kBlocks * panels, pack);
-                Parallel.parallelFor(0, mBlocks * nChunks, compute);
+                Parallel.parallelFor(0, rowBlocks * nChunks, compute);
             }
         }
+    }
+
+    /** Equal-width column chunks of about NCHUNK columns for an N block of nc columns. */
+    private static int chunkCount(int nc) {
+        return Math.max(1, Math.round((float) nc / NCHUNK));
+    }
+
+    private static float[] sharedABuffer(int size) {
+        float[] buf = SHARED_A.get();
+        if (buf.length < size) {
+            buf = new float[size];
+            SHARED_A.set(buf);
+        }
+        return buf;
     }
 
     private static float[] packBBuffer(int size) {
@@ -140,9 +170,10 @@ final class GemmEngine {
 
     /**
      * How one N block is cut into parallel tasks: nChunks column chunks of chunkWidth, row blocks of
-     * blockHeight; K runs in blocks of kc, each K block's packed B {@code panels} NR-wide panels long.
+     * blockHeight; K runs in kBlocks blocks of kc, each K block's packed B {@code panels} NR-wide panels long;
+     * sharedA, when not null, holds all of A packed (row block by K block), so tasks pack nothing.
      */
-    private record Tiling(int nChunks, int chunkWidth, int blockHeight, int kc, int panels) {}
+    private record Tiling(int nChunks, int chunkWidth, int blockHeight, int kc, int kBlocks, int panels, float[] sharedA) {}
 
     /** One parallel task: a row block x a column chunk of the current N block, over the whole K. */
     private static void tile(int t, Tiling tiling, int m, int k, int nc, float[] a, int aOff, int lda, boolean transA,
@@ -151,11 +182,14 @@ final class GemmEngine {
         int j0 = (t % tiling.nChunks()) * tiling.chunkWidth();
         int mc = Math.min(tiling.blockHeight(), m - i0);
         int jEnd = Math.min(nc, j0 + tiling.chunkWidth());
-        float[] ap = PACK_A.get();
+        float[] ap = tiling.sharedA() != null ? tiling.sharedA() : PACK_A.get();
+        int rowBlock = i0 / tiling.blockHeight();
         for (int pc = 0, kb = 0; pc < k; pc += tiling.kc(), kb++) {
             int kc = Math.min(tiling.kc(), k - pc);
             int bBase = kb * tiling.panels() * NR * tiling.kc();
-            packA(a, aOff, lda, transA, i0, mc, pc, kc, ap);
+            int aBase = 0;
+            if (tiling.sharedA() != null) aBase = (rowBlock * tiling.kBlocks() + kb) * tiling.blockHeight() * tiling.kc();
+            else packA(a, aOff, lda, transA, i0, mc, pc, kc, ap, 0);
             for (int j = j0; j < jEnd; j += NR) {
                 int cols = Math.min(NR, nc - j);
                 int bpOff = bBase + (j / NR) * NR * kc;
@@ -163,9 +197,9 @@ final class GemmEngine {
                     int rows = Math.min(MR, mc - i);
                     int cIdx = cOff + (i0 + i) * ldc + j;
                     if (rows == MR && cols == NR) {
-                        kernelFull(ap, i * kc, bp, bpOff, kc, c, cIdx, ldc);
+                        kernelFull(ap, aBase + i * kc, bp, bpOff, kc, c, cIdx, ldc);
                     } else {
-                        kernelEdge(ap, i * kc, bp, bpOff, kc, c, cIdx, ldc, rows, cols);
+                        kernelEdge(ap, aBase + i * kc, bp, bpOff, kc, c, cIdx, ldc, rows, cols);
                     }
                 }
             }
@@ -173,7 +207,7 @@ final class GemmEngine {
     }
 
     /** Packs A[i0:i0+mc, pc:pc+kc] into MR-row panels, k-major inside a panel, zero-padded to MR rows. */
-    private static void packA(float[] a, int aOff, int lda, boolean transA, int i0, int mc, int pc, int kc, float[] ap) {
+    private static void packA(float[] a, int aOff, int lda, boolean transA, int i0, int mc, int pc, int kc, float[] ap, int apOff) {
         if (transA) {
             // A stored [K, M] (dYᵀ in the weight gradient): sweep each k's row of the whole block once, reading
             // it contiguously and scattering into the panels. Walking it panel by panel instead touches every
@@ -181,14 +215,14 @@ final class GemmEngine {
             int panels = (mc + MR - 1) / MR;
             for (int p = 0; p < kc; p++) {
                 int src = aOff + (pc + p) * lda + i0;
-                for (int r = 0; r < mc; r++) ap[(r / MR) * kc * MR + p * MR + r % MR] = a[src + r];
-                for (int r = mc; r < panels * MR; r++) ap[(r / MR) * kc * MR + p * MR + r % MR] = 0f;
+                for (int r = 0; r < mc; r++) ap[apOff + (r / MR) * kc * MR + p * MR + r % MR] = a[src + r];
+                for (int r = mc; r < panels * MR; r++) ap[apOff + (r / MR) * kc * MR + p * MR + r % MR] = 0f;
             }
             return;
         }
         for (int ib = 0; ib < mc; ib += MR) {
             int rows = Math.min(MR, mc - ib);
-            int base = ib * kc;
+            int base = apOff + ib * kc;
             for (int r = 0; r < rows; r++) {
                 int src = aOff + (i0 + ib + r) * lda + pc;
                 for (int p = 0; p < kc; p++) ap[base + p * MR + r] = a[src + p];
