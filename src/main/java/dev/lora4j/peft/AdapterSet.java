@@ -1,9 +1,12 @@
 package dev.lora4j.peft;
 
+import dev.lora4j.kernel.VectorMath;
+import dev.lora4j.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Function;
 
 /** The per-layer bookkeeping shared by the LoRA wrappers: which adapters exist, are active, are merged. */
 final class AdapterSet {
@@ -67,15 +70,21 @@ final class AdapterSet {
         return List.copyOf(merged);
     }
 
-    void markMerged(String name) {
-        merged.add(name);
+    /** weight += delta(name) for each named adapter not merged yet; their branches then stay out of forward. */
+    void merge(List<String> names, float[] weight, Function<String, Tensor> delta) {
+        for (String name : names) {
+            require(name);
+            if (merged.contains(name)) continue;
+            VectorMath.axpy(1f, delta.apply(name).data(), 0, weight, 0, weight.length);
+            merged.add(name);
+        }
     }
 
-    /** Merged names, newest first, cleared: the order unmerging must follow. */
-    List<String> takeMergedNewestFirst() {
-        List<String> out = new ArrayList<>(merged);
-        java.util.Collections.reverse(out);
+    /** weight −= delta for every merged adapter, newest first: W is back to the base up to float rounding. */
+    void unmerge(float[] weight, Function<String, Tensor> delta) {
+        for (int i = merged.size() - 1; i >= 0; i--) {
+            VectorMath.axpy(-1f, delta.apply(merged.get(i)).data(), 0, weight, 0, weight.length);
+        }
         merged.clear();
-        return out;
     }
 }

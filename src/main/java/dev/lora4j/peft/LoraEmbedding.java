@@ -105,20 +105,12 @@ public final class LoraEmbedding extends EmbeddingLayer implements LoraLayer {
 
     @Override
     public void merge(List<String> names) {
-        float[] w = baseLayer().weight().data();
-        for (String name : names) {
-            if (adapters.merged().contains(name)) continue;
-            VectorMath.axpy(1f, deltaWeight(name).data(), 0, w, 0, w.length);
-            adapters.markMerged(name);
-        }
+        adapters.merge(names, baseLayer().weight().data(), this::deltaWeight);
     }
 
     @Override
     public void unmerge() {
-        float[] w = baseLayer().weight().data();
-        for (String name : adapters.takeMergedNewestFirst()) {
-            VectorMath.axpy(-1f, deltaWeight(name).data(), 0, w, 0, w.length);
-        }
+        adapters.unmerge(baseLayer().weight().data(), this::deltaWeight);
     }
 
     @Override

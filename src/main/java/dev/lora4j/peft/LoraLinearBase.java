@@ -3,7 +3,6 @@ package dev.lora4j.peft;
 import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.kernel.Gemm;
-import dev.lora4j.kernel.VectorMath;
 import dev.lora4j.nn.Init;
 import dev.lora4j.nn.Linear;
 import dev.lora4j.nn.LinearLayer;
@@ -118,20 +117,12 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
 
     @Override
     public void merge(List<String> names) {
-        float[] w = baseWeight().data();
-        for (String name : names) {
-            if (adapters.merged().contains(name)) continue;
-            VectorMath.axpy(1f, deltaWeight(name).data(), 0, w, 0, w.length);
-            adapters.markMerged(name);
-        }
+        adapters.merge(names, baseWeight().data(), this::deltaWeight);
     }
 
     @Override
     public void unmerge() {
-        float[] w = baseWeight().data();
-        for (String name : adapters.takeMergedNewestFirst()) {
-            VectorMath.axpy(-1f, deltaWeight(name).data(), 0, w, 0, w.length);
-        }
+        adapters.unmerge(baseWeight().data(), this::deltaWeight);
     }
 
     @Override
