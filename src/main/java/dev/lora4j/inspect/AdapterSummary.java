@@ -1,0 +1,59 @@
+package dev.lora4j.inspect;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.io.safetensors.SafetensorsFile;
+import dev.lora4j.io.safetensors.TensorInfo;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a saved Peft adapter holds, read from its files without loading a model: per adapted module the rank
+ * and parameter count, plus the modules saved in full, the totals and the size on disk.
+ */
+public record AdapterSummary(Path dir, JsonNode config, List<Module> modules, long parameters, long bytesOnDisk) {
+
+    /** One adapted module: its path, the rank of its update, and the shapes and count of its LoRA tensors. */
+    public record Module(String path, String kind, int rank, String shapes, long parameters) {}
+
+    public static AdapterSummary read(Path dir) throws IOException {
+        Path configFile = dir.resolve("adapter_config.json");
+        if (!Files.isRegularFile(configFile)) throw new IOException(dir + ": no adapter_config.json (not a Peft adapter directory)");
+        JsonNode config = new ObjectMapper().readTree(configFile.toFile());
+        Path weights = dir.resolve("adapter_model.safetensors");
+        Map<String, List<TensorInfo>> byModule = new LinkedHashMap<>();
+        long params = 0;
+        try (SafetensorsFile f = SafetensorsFile.open(weights)) {
+            for (String name : f.names()) {
+                TensorInfo info = f.info(name);
+                params += info.elementCount();
+                String key = name.startsWith("base_model.model.") ? name.substring("base_model.model.".length()) : name;
+                String module = key.replaceAll("\\.(lora_A|lora_B)(\\.[^.]+)?\\.weight$|\\.(lora_embedding_A|lora_embedding_B)(\\.[^.]+)?$|\\.(weight|bias)$", "");
+                byModule.computeIfAbsent(module, k -> new ArrayList<>()).add(info);
+            }
+        }
+        List<Module> modules = new ArrayList<>();
+        for (var e : byModule.entrySet()) {
+            long n = 0;
+            int rank = 0;
+            boolean lora = false;
+            List<String> shapes = new ArrayList<>();
+            for (TensorInfo t : e.getValue()) {
+                n += t.elementCount();
+                shapes.add(java.util.Arrays.toString(t.shape()));
+                if (t.name().contains("lora_A") || t.name().contains("lora_embedding_A")) {
+                    lora = true;
+                    rank = (int) t.shape()[0];
+                }
+            }
+            modules.add(new Module(e.getKey(), lora ? "lora" : "saved in full", rank, String.join(" ", shapes), n));
+        }
+        long bytes = Files.size(weights) + Files.size(configFile);
+        return new AdapterSummary(dir, config, modules, params, bytes);
+    }
+}
