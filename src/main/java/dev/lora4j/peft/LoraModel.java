@@ -40,6 +40,13 @@ public final class LoraModel {
         return m;
     }
 
+    /** Like {@link #inject(Module, LoraConfig, long)}, with the adapter named {@code adapterName}. */
+    public static LoraModel inject(Module root, String adapterName, LoraConfig config, long seed) {
+        LoraModel m = new LoraModel(root, seed);
+        m.addAdapter(adapterName, config);
+        return m;
+    }
+
     public Module model() {
         return root;
     }
@@ -264,12 +271,22 @@ public final class LoraModel {
      * and so on, plus modules_to_save and trained biases as {@code base_model.model.<path>.weight}.
      */
     public Map<String, Tensor> adapterStateDict(String name) {
-        LoraConfig config = requireConfig(name);
         Map<String, Tensor> out = new LinkedHashMap<>();
+        adapterVariables(name).forEach((k, v) -> out.put(k, v.value()));
+        return out;
+    }
+
+    /**
+     * The variables behind {@link #adapterStateDict}, under the same keys: what a loader must fill (one place
+     * decides which parameters belong to an adapter, so saving and loading cannot drift apart).
+     */
+    Map<String, Variable> adapterVariables(String name) {
+        LoraConfig config = requireConfig(name);
+        Map<String, Variable> out = new LinkedHashMap<>();
         for (var e : loraLayersByPath().entrySet()) {
             LoraLayer layer = e.getValue();
             if (!layer.adapterNames().contains(name)) continue;
-            layer.adapterParameters(name).forEach((k, v) -> out.put(KEY_PREFIX + e.getKey() + "." + k, v.value()));
+            layer.adapterParameters(name).forEach((k, v) -> out.put(KEY_PREFIX + e.getKey() + "." + k, v));
         }
         for (var e : root.namedParameters().entrySet()) {
             String path = e.getKey();
@@ -278,7 +295,7 @@ public final class LoraModel {
                 case LORA_ONLY -> path.contains(".base_layer.");
                 case NONE -> false;
             };
-            if (bias || inModulesToSave(path, config)) out.put(KEY_PREFIX + path.replace(".base_layer.", "."), e.getValue().value());
+            if (bias || inModulesToSave(path, config)) out.put(KEY_PREFIX + path.replace(".base_layer.", "."), e.getValue());
         }
         return out;
     }

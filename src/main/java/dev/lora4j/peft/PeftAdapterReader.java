@@ -1,0 +1,258 @@
+package dev.lora4j.peft;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.autograd.Variable;
+import dev.lora4j.io.safetensors.SafetensorsFile;
+import dev.lora4j.nn.Module;
+import dev.lora4j.peft.LoraConfig.Bias;
+import dev.lora4j.peft.LoraConfig.Init;
+import dev.lora4j.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Pattern;
+
+/**
+ * Loads an adapter saved by Peft's save_pretrained (or by {@link PeftAdapterWriter}): {@code adapter_config.json}
+ * becomes a {@link LoraConfig}, and {@code adapter_model.safetensors} fills the adapter's weights. Loading is
+ * strict, like {@code load_state_dict(strict=True)}: every key must land on a parameter of the same shape and
+ * every adapter parameter must be filled, since a half-loaded adapter silently computes something else.
+ */
+public final class PeftAdapterReader {
+    /** Older Peft checkpoints (and raw state_dicts) keep the adapter name: {@code lora_A.default.weight}. */
+    private static final Pattern NAMED_LINEAR = Pattern.compile("\\.(lora_A|lora_B)\\.[^.]+\\.weight$");
+    private static final Pattern NAMED_EMBEDDING = Pattern.compile("\\.(lora_embedding_A|lora_embedding_B)\\.[^.]+$");
+    /** A raw state_dict's modules_to_save copy: {@code lm_head.modules_to_save.default.weight}. */
+    private static final Pattern NAMED_SAVED = Pattern.compile("\\.modules_to_save\\.[^.]+\\.");
+
+    private PeftAdapterReader() {}
+
+    /**
+     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (DoRA, rank/alpha patterns,
+     * PiSSA-style inits, layer selection) are errors rather than ignored, because ignoring them would load a
+     * different model than the one trained; fields that do not change the computation are ignored.
+     *
+     * @throws IOException              if the file is missing, unreadable or not JSON (the message names file and line)
+     * @throws IllegalArgumentException if the config is not a LoRA config lora4j supports
+     */
+    public static LoraConfig readConfig(Path adapterDir) throws IOException {
+        Path file = adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString(), null, "no " + PeftAdapterWriter.CONFIG_FILE
+                + " in " + adapterDir + " (is this a Peft adapter directory?)");
+        }
+        JsonNode o;
+        try {
+            o = new ObjectMapper().readTree(file.toFile());
+        } catch (JsonProcessingException e) {
+            var loc = e.getLocation();
+            throw new IOException(file + ": not valid JSON at line " + (loc == null ? "?" : loc.getLineNr())
+                + ", column " + (loc == null ? "?" : loc.getColumnNr()) + ": " + e.getOriginalMessage(), e);
+        }
+        if (o == null || !o.isObject()) throw new IllegalArgumentException(file + ": expected a JSON object");
+        return parse(o, file);
+    }
+
+    private static LoraConfig parse(JsonNode o, Path file) {
+        String type = text(o, "peft_type", file, null);
+        if (!"LORA".equals(type)) {
+            throw new IllegalArgumentException(file + ": peft_type is " + (type == null ? "missing" : "'" + type + "'")
+                + "; lora4j supports only LORA adapters");
+        }
+        if (o.path("use_dora").asBoolean(false)) {
+            throw new IllegalArgumentException(file + ": use_dora is true; DoRA not supported yet");
+        }
+        for (String f : List.of("rank_pattern", "alpha_pattern")) {
+            JsonNode p = o.get(f);
+            if (p != null && !p.isNull() && !p.isEmpty()) {
+                throw new IllegalArgumentException(file + ": " + f + " " + p + " (per-layer ranks/alphas) not supported yet");
+            }
+        }
+        // These select a subset of the matched layers or duplicate layers; ignoring them would wrap the wrong set.
+        for (String f : List.of("layers_to_transform", "layer_replication")) {
+            JsonNode p = o.get(f);
+            if (p != null && !p.isNull()) throw new IllegalArgumentException(file + ": " + f + " " + p + " not supported yet");
+        }
+
+        // Missing fields take Peft's LoraConfig defaults.
+        int r = o.has("r") ? intField(o, "r", file) : 8;
+        float alpha = o.has("lora_alpha") ? number(o, "lora_alpha", file) : 8f;
+        float dropout = o.has("lora_dropout") && !o.get("lora_dropout").isNull() ? number(o, "lora_dropout", file) : 0f;
+
+        JsonNode t = o.get("target_modules");
+        TargetModules targets;
+        if (t == null || t.isNull()) {
+            // Peft then picks per-architecture defaults, which lora4j does not know.
+            throw new IllegalArgumentException(file + ": target_modules is missing; lora4j needs it given explicitly");
+        } else if (t.isArray()) {
+            List<String> names = new ArrayList<>();
+            t.forEach(n -> names.add(n.asText()));
+            targets = new TargetModules.Names(names);
+        } else if (t.isTextual()) {
+            targets = t.asText().equals("all-linear") ? new TargetModules.AllLinear() : new TargetModules.Regex(t.asText());
+        } else {
+            throw new IllegalArgumentException(file + ": target_modules must be a list or a string, got " + t);
+        }
+
+        String b = text(o, "bias", file, "none");
+        Bias bias = switch (b) {
+            case "none" -> Bias.NONE;
+            case "all" -> Bias.ALL;
+            case "lora_only" -> Bias.LORA_ONLY;
+            default -> throw new IllegalArgumentException(file + ": bias '" + b + "' unknown; expected none, all or lora_only");
+        };
+
+        boolean rslora = o.path("use_rslora").asBoolean(false);
+
+        List<String> save = new ArrayList<>();
+        JsonNode m = o.get("modules_to_save");
+        if (m != null && !m.isNull()) {
+            if (!m.isArray()) throw new IllegalArgumentException(file + ": modules_to_save must be a list or null, got " + m);
+            m.forEach(n -> save.add(n.asText()));
+        }
+
+        JsonNode i = o.get("init_lora_weights");
+        Init init;
+        if (i == null || i.isNull() || (i.isBoolean() && i.asBoolean())) init = Init.KAIMING;
+        else if (i.isBoolean()) init = Init.RANDOM;
+        else if (i.isTextual() && i.asText().equals("gaussian")) init = Init.GAUSSIAN;
+        else {
+            // PiSSA, OLoRA, LoftQ, EVA ... also rewrite the base weights, so loading A and B alone would be wrong.
+            throw new IllegalArgumentException(file + ": init_lora_weights " + i
+                + " not supported yet (supported: true, false, \"gaussian\")");
+        }
+        return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init);
+    }
+
+    private static String text(JsonNode o, String field, Path file, String dflt) {
+        JsonNode n = o.get(field);
+        if (n == null || n.isNull()) return dflt;
+        if (!n.isTextual()) throw new IllegalArgumentException(file + ": " + field + " must be a string, got " + n);
+        return n.asText();
+    }
+
+    private static int intField(JsonNode o, String field, Path file) {
+        JsonNode n = o.get(field);
+        if (!n.isIntegralNumber() || !n.canConvertToInt()) {
+            throw new IllegalArgumentException(file + ": " + field + " must be an integer, got " + n);
+        }
+        return n.asInt();
+    }
+
+    private static float number(JsonNode o, String field, Path file) {
+        JsonNode n = o.get(field);
+        if (!n.isNumber()) throw new IllegalArgumentException(file + ": " + field + " must be a number, got " + n);
+        return n.floatValue();
+    }
+
+    /**
+     * Injects the adapter in {@code adapterDir} into {@code model} (which must not have LoRA yet) under
+     * {@code adapterName}, loads its weights and makes it active. On error the model's layers are put back as
+     * they were.
+     *
+     * @param seed only seeds the initial values, which loading then overwrites
+     */
+    public static LoraModel load(Module model, Path adapterDir, String adapterName, long seed) throws IOException {
+        for (var e : model.namedModules().entrySet()) {
+            if (e.getValue() instanceof LoraLayer) {
+                throw new IllegalArgumentException("module '" + e.getKey() + "' already has LoRA; use loadInto(loraModel, ...)");
+            }
+        }
+        LoraConfig config = readConfig(adapterDir);
+        // inject freezes the base; remember trainability so that a failed load leaves the model as it was.
+        Map<Variable, Boolean> trainable = new IdentityHashMap<>();
+        model.namedParameters().values().forEach(v -> trainable.put(v, v.requiresGrad()));
+        LoraModel lora = LoraModel.inject(model, adapterName, config, seed);
+        try {
+            fill(lora, adapterDir, adapterName);
+        } catch (IOException | RuntimeException e) {
+            lora.unload();
+            trainable.forEach(Variable::setRequiresGrad);
+            throw e;
+        }
+        lora.setActiveAdapter(adapterName);
+        return lora;
+    }
+
+    /** Adds the adapter in {@code adapterDir} to an existing LoRA model, loads its weights and makes it active. */
+    public static void loadInto(LoraModel lora, Path adapterDir, String adapterName) throws IOException {
+        LoraConfig config = readConfig(adapterDir);
+        lora.addAdapter(adapterName, config);
+        try {
+            fill(lora, adapterDir, adapterName);
+        } catch (IOException | RuntimeException e) {
+            lora.deleteAdapter(adapterName);
+            throw e;
+        }
+        lora.setActiveAdapter(adapterName);
+    }
+
+    /**
+     * Copies the checkpoint into the adapter's variables. Everything is checked before anything is copied, so
+     * an error leaves the variables untouched; all mismatches are reported together, as PyTorch's
+     * load_state_dict does, so one run shows every problem.
+     */
+    private static void fill(LoraModel lora, Path adapterDir, String adapterName) throws IOException {
+        Path file = adapterDir.resolve(PeftAdapterWriter.WEIGHTS_FILE);
+        if (!Files.isRegularFile(file)) {
+            throw new NoSuchFileException(file.toString(), null, "no " + PeftAdapterWriter.WEIGHTS_FILE + " in " + adapterDir);
+        }
+        Map<String, Variable> expected = lora.adapterVariables(adapterName);
+        Map<String, Variable> missing = new LinkedHashMap<>(expected);
+        List<String> unexpected = new ArrayList<>(), sizeErrors = new ArrayList<>();
+        Map<Variable, Tensor> toCopy = new IdentityHashMap<>();
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            for (String key : f.names()) {
+                String k = canonical(key);
+                Variable v = expected.get(k);
+                if (v == null) {
+                    unexpected.add(key);
+                    continue;
+                }
+                missing.remove(k);
+                long[] found = f.info(key).shape();
+                int[] want = v.shape().dims();
+                if (!sameShape(want, found)) {
+                    sizeErrors.add("size mismatch for " + key + ": copying a param with shape " + Arrays.toString(found)
+                        + " from checkpoint, the shape in current model is " + Arrays.toString(want));
+                    continue;
+                }
+                toCopy.put(v, f.tensor(key));
+            }
+        }
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !sizeErrors.isEmpty()) {
+            StringBuilder sb = new StringBuilder("Error(s) in loading adapter '" + adapterName + "' from " + file + ":");
+            if (!missing.isEmpty()) sb.append("\n\tMissing key(s): ").append(String.join(", ", missing.keySet()));
+            if (!unexpected.isEmpty()) {
+                sb.append("\n\tUnexpected key(s): ").append(String.join(", ", unexpected))
+                    .append(" (adapter_config.json's target_modules/modules_to_save/bias select: ")
+                    .append(String.join(", ", expected.keySet())).append(')');
+            }
+            sizeErrors.forEach(s -> sb.append("\n\t").append(s));
+            throw new IllegalArgumentException(sb.toString());
+        }
+        toCopy.forEach((v, t) -> System.arraycopy(t.data(), 0, v.data(), 0, v.data().length));
+    }
+
+    /** The key in the form the writer uses: adapter names removed from older Peft key forms. */
+    static String canonical(String key) {
+        String k = NAMED_LINEAR.matcher(key).replaceFirst(".$1.weight");
+        k = NAMED_EMBEDDING.matcher(k).replaceFirst(".$1");
+        return NAMED_SAVED.matcher(k).replaceFirst(".");
+    }
+
+    private static boolean sameShape(int[] want, long[] found) {
+        if (want.length != found.length) return false;
+        for (int i = 0; i < want.length; i++) if (want[i] != found[i]) return false;
+        return true;
+    }
+}
