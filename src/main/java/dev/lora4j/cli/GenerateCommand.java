@@ -7,6 +7,8 @@ import dev.lora4j.io.hf.DownloadListener;
 import dev.lora4j.io.hf.HubClient;
 import dev.lora4j.model.CausalLanguageModel;
 import dev.lora4j.model.PretrainedModels;
+import dev.lora4j.nn.Module;
+import dev.lora4j.peft.PeftAdapterReader;
 import dev.lora4j.tokenize.Tokenizer;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -22,6 +24,9 @@ import picocli.CommandLine.Option;
 final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "Hugging Face directory or Hub id org/name[@revision]")
     String model;
+
+    @Option(names = "--adapter", description = "a Peft LoRA adapter directory to apply (unmerged)")
+    Path adapter;
 
     @ArgGroup(exclusive = true, multiplicity = "1")
     Input input;
@@ -53,6 +58,7 @@ final class GenerateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path dir = HubClient.resolve(model, DownloadListener.NONE);
         CausalLanguageModel lm = PretrainedModels.causalLm(dir);
+        if (adapter != null) PeftAdapterReader.load((Module) lm, adapter, "default", seed);
         TextGeneration gen = new TextGeneration(lm, Tokenizer.fromDirectory(dir));
         SamplingOptions opts = SamplingOptions.sampling(maxTokens, temperature, topK, topP, seed);
         GenerationResult r = input.chat != null
