@@ -10,7 +10,21 @@ import picocli.CommandLine.Command;
 public final class Lora4j implements Runnable {
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Lora4j()).setCaseInsensitiveEnumValuesAllowed(true).execute(args));
+        System.exit(new CommandLine(new Lora4j()).setCaseInsensitiveEnumValuesAllowed(true)
+            .setExecutionExceptionHandler(Lora4j::reportError).execute(args));
+    }
+
+    /**
+     * Bad input (a malformed file, a missing model, a wrong option value) is the user's to fix: one clear line, exit
+     * status 1. Anything else is a bug: the full stack trace.
+     */
+    private static int reportError(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) throws Exception {
+        boolean userError = e instanceof IllegalArgumentException || e instanceof java.io.IOException
+            || e instanceof java.io.UncheckedIOException || e instanceof IllegalStateException
+            || e instanceof dev.lora4j.data.DatasetException;
+        if (!userError) throw e;
+        cmd.getErr().println("lora4j " + cmd.getCommandName() + ": " + e.getMessage());
+        return 1;
     }
 
     @Override

@@ -1,6 +1,12 @@
 package dev.lora4j.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.lora4j.data.DatasetReader;
+import dev.lora4j.data.DatasetSplits;
+import dev.lora4j.data.LabelledText;
+import dev.lora4j.data.Labels;
+import dev.lora4j.data.Record;
+import dev.lora4j.data.Task;
 import dev.lora4j.data.TopicsDataset;
 import dev.lora4j.model.bert.BertCheckpoint;
 import dev.lora4j.peft.LoraConfig;
@@ -8,6 +14,7 @@ import dev.lora4j.train.SequenceClassification;
 import dev.lora4j.train.TrainingOptions;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -25,7 +32,9 @@ final class TrainCommand implements Callable<Integer> {
         "(from the HF cache, downloaded when missing) (default ${DEFAULT-VALUE})"})
     String model = "all-MiniLM-L6-v2";
 
-    @Option(names = "--data", description = "training data (not yet supported: only the built-in topics dataset)")
+    @Option(names = "--data", description = {"classification data: a .jsonl/.csv file of {\"text\", \"label\"}, or a directory with",
+        "train.jsonl and valid.jsonl and/or test.jsonl (default: the built-in topics dataset).",
+        "Causal-LM and embedding data are read but not trained yet (issue 4)."})
     Path data;
 
     @Option(names = "--out", description = "adapter directory (default ${DEFAULT-VALUE})")
@@ -81,17 +90,39 @@ final class TrainCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (data != null) {
-            System.err.println("lora4j train: --data is not supported yet (issue 4); only the built-in topics dataset runs today.");
-            return 2;
+        List<LabelledText> train, test;
+        List<String> labelNames;
+        String dataName;
+        if (data == null) {
+            train = TopicsDataset.train();
+            test = TopicsDataset.test();
+            labelNames = TopicsDataset.LABELS;
+            dataName = "built-in topics";
+        } else {
+            DatasetSplits splits = DatasetReader.readSplits(data);
+            Task task = DatasetReader.inferTask(splits.train());
+            if (task != Task.CLASSIFICATION) {
+                System.err.println("lora4j train: " + data + " holds " + task.cliName() + " data; only classification trains today (issue 4)");
+                return 2;
+            }
+            List<Record> eval = splits.hasTest() ? splits.test() : splits.valid();
+            if (eval.isEmpty()) {
+                System.err.println("lora4j train: " + data + " has no valid or test split to measure accuracy on");
+                return 2;
+            }
+            Labels labels = Labels.fromRecords(splits.train().stream().map(r -> (Record.Classification) r).toList());
+            train = LabelledText.of(splits.train(), labels);
+            test = LabelledText.of(eval, labels);
+            labelNames = labels.names();
+            dataName = data.toString();
         }
         LoraConfig lora = LoraConfig.of(r, alpha, target).withDropout(dropout).withRslora(rslora);
         TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
-        System.out.println("model: " + model + "; data: built-in topics, "
-            + TopicsDataset.train().size() + " train / " + TopicsDataset.test().size() + " test, labels " + TopicsDataset.LABELS);
+        System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + test.size()
+            + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
-        SequenceClassification.Result res = new SequenceClassification(checkpoint, TopicsDataset.LABELS.size(), maxSeqLen)
-            .run(TopicsDataset.train(), TopicsDataset.test(), lora, options, out, !json);
+        SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
+            .run(train, test, lora, options, out, !json);
         var h = res.history();
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
