@@ -57,8 +57,8 @@ public record BertCheckpoint(String name, String hubId, BertConfig config, Weigh
 
     private static boolean isBuiltin(String ref) {
         try {
-            BuiltinBertModel.byName(ref);
-            return true;
+            // Known but not on the class path (bge-small's artifact is optional): then the Hub serves it.
+            return BuiltinBertModel.byName(ref).isAvailable();
         } catch (IllegalArgumentException e) {
             return false;
         }
