@@ -122,7 +122,7 @@ final class TrainCommand implements Callable<Integer> {
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .run(train, test, lora, options, out, !json);
+            .withLabelNames(labelNames).run(train, test, lora, options, out, !json);
         var h = res.history();
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());

@@ -10,11 +10,15 @@ import dev.lora4j.model.bert.BertForSequenceClassification;
 import dev.lora4j.model.bert.BertModel;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
+import dev.lora4j.peft.PeftAdapterReader;
 import dev.lora4j.peft.PeftAdapterWriter;
 import dev.lora4j.peft.TrainableParameters;
 import dev.lora4j.tokenize.Encoding;
 import dev.lora4j.tokenize.Tokenizer;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -40,6 +44,42 @@ public final class SequenceClassification {
         this.numLabels = numLabels;
         this.tokenizer = checkpoint.tokenizer().withOptions(Tokenizer.Options.builder()
             .padding(Tokenizer.Padding.LONGEST).truncation(true).maxLength(maxSeqLen).build());
+    }
+
+    /** The label names in id order, written next to the adapter as labels.json (transformers keeps them as id2label). */
+    private List<String> labelNames;
+
+    public SequenceClassification withLabelNames(List<String> names) {
+        this.labelNames = List.copyOf(names);
+        return this;
+    }
+
+    public static final String LABELS_FILE = "labels.json";
+
+    private static void writeLabels(Path dir, List<String> names) throws IOException {
+        Path tmp = dir.resolve("." + LABELS_FILE + ".tmp");
+        new ObjectMapper().writeValue(tmp.toFile(), names);
+        Files.move(tmp, dir.resolve(LABELS_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    /** Label names saved with an adapter by a training run, or empty when the adapter has none. */
+    public static List<String> readLabels(Path adapterDir) throws IOException {
+        Path f = adapterDir.resolve(LABELS_FILE);
+        if (!Files.exists(f)) return List.of();
+        return List.of(new ObjectMapper().readValue(f.toFile(), String[].class));
+    }
+
+    /**
+     * The classifier saved in {@code adapterDir} (LoRA weights plus the classifier and pooler trained in full),
+     * rebuilt on this checkpoint: the model that {@link #accuracy} then measures.
+     */
+    public BertForSequenceClassification loadTrained(Path adapterDir) throws IOException {
+        Weights weights = checkpoint.weights().orElse(Weights.random(0, 0.02f));
+        BertForSequenceClassification model = new BertForSequenceClassification(checkpoint.config(), weights, checkpoint.prefix(),
+            BertForSequenceClassification.newClassifier(checkpoint.config(), numLabels, new SplittableRandom(0)));
+        PeftAdapterReader.load(model, adapterDir, "default", 0);
+        model.train(false);
+        return model;
     }
 
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
@@ -72,6 +112,7 @@ public final class SequenceClassification {
         double after = accuracy(model, test);
 
         PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
+        if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
         LossCurve.writePng(history.losses(), "LoRA r=" + config.r() + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
@@ -79,22 +120,47 @@ public final class SequenceClassification {
 
     /** Fraction of examples whose highest logit is their label. */
     public double accuracy(BertForSequenceClassification model, List<LabelledText> data) {
-        Tokenizer tok = tokenizer;
+        return evaluate(model, data).accuracy();
+    }
+
+    /**
+     * What eval reports for classification: mean cross-entropy, accuracy, and per-class precision and recall
+     * (NaN for a class never predicted / never present).
+     */
+    public record Evaluation(double loss, double accuracy, int examples, double[] precision, double[] recall) {}
+
+    public Evaluation evaluate(BertForSequenceClassification model, List<LabelledText> data) {
         int correct = 0;
+        int[] predicted = new int[numLabels], actual = new int[numLabels], hits = new int[numLabels];
+        double lossSum = 0;
         try (var s = Tape.noGrad()) {
             for (int i = 0; i < data.size(); i += 32) {
                 List<LabelledText> batch = data.subList(i, Math.min(data.size(), i + 32));
-                Variable logits = model.forward(encode(tok, batch));
+                Variable logits = model.forward(encode(tokenizer, batch));
+                int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
+                lossSum += Ops.crossEntropy(logits, labels, -100).data()[0] * batch.size();
                 float[] l = logits.data();
                 for (int b = 0; b < batch.size(); b++) {
                     int best = 0;
                     for (int c = 1; c < numLabels; c++) if (l[b * numLabels + c] > l[b * numLabels + best]) best = c;
-                    if (best == batch.get(b).label()) correct++;
+                    predicted[best]++;
+                    actual[labels[b]]++;
+                    if (best == labels[b]) {
+                        correct++;
+                        hits[best]++;
+                    }
                 }
             }
         }
-        return data.isEmpty() ? 0 : (double) correct / data.size();
+        double[] precision = new double[numLabels], recall = new double[numLabels];
+        for (int c = 0; c < numLabels; c++) {
+            precision[c] = predicted[c] == 0 ? Double.NaN : (double) hits[c] / predicted[c];
+            recall[c] = actual[c] == 0 ? Double.NaN : (double) hits[c] / actual[c];
+        }
+        int n = data.size();
+        return new Evaluation(n == 0 ? Double.NaN : lossSum / n, n == 0 ? 0 : (double) correct / n, n, precision, recall);
     }
+
 
     static BertModel.Batch encode(Tokenizer tok, List<LabelledText> batch) {
         List<Encoding> enc = tok.encodeBatch(batch.stream().map(LabelledText::text).toList());

@@ -24,8 +24,8 @@ class SequenceClassificationTest {
         BertCheckpoint ckpt = BertCheckpoint.builtin("all-MiniLM-L6-v2");
         List<LabelledText> train = TopicsDataset.generate(96, 11), test = TopicsDataset.generate(64, 12);
         TrainingOptions opts = new TrainingOptions(2, 16, 1, 2e-3, 0.0, 0.1, "linear", 1.0, 7);
-        SequenceClassification.Result r = new SequenceClassification(ckpt, 4, 64)
-            .run(train, test, LoraConfig.of(4, 8, "query,value"), opts, out, false);
+        SequenceClassification task = new SequenceClassification(ckpt, 4, 64).withLabelNames(TopicsDataset.LABELS);
+        SequenceClassification.Result r = task.run(train, test, LoraConfig.of(4, 8, "query,value"), opts, out, false);
 
         assertTrue(r.accuracyBefore() < 0.6, "an untrained head is near chance: " + r.accuracyBefore());
         assertTrue(r.accuracyAfter() >= 0.9, "LoRA learned the task: " + r.accuracyAfter());
@@ -42,5 +42,12 @@ class SequenceClassificationTest {
         }
         assertTrue(Files.size(out.resolve("loss.png")) > 1000, "a loss curve picture was written");
         assertTrue(Files.readString(out.resolve("adapter_config.json")).contains("\"task_type\" : \"SEQ_CLS\""));
+
+        // What `lora4j eval` does: rebuild the classifier from the saved adapter, measure again.
+        assertEquals(TopicsDataset.LABELS, SequenceClassification.readLabels(out));
+        SequenceClassification.Evaluation e = task.evaluate(task.loadTrained(out), test);
+        assertEquals(r.accuracyAfter(), e.accuracy(), 1e-12, "the saved adapter computes what the trained model did");
+        assertEquals(test.size(), e.examples());
+        for (int c = 0; c < 4; c++) assertTrue(e.recall()[c] >= 0.5, "recall of class " + c + ": " + e.recall()[c]);
     }
 }
