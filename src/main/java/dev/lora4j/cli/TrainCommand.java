@@ -40,6 +40,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "adapter directory (default ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "minilm-topics-lora");
 
+    @Option(names = "--method", description = "lora, full (every weight trains) or head (only the classifier and a new pooler): "
+        + "the two baselines LoRA is judged against (default ${DEFAULT-VALUE})")
+    SequenceClassification.Method method = SequenceClassification.Method.LORA;
+
     @Option(names = "--lora-r", description = "LoRA rank (default ${DEFAULT-VALUE})")
     int r = 8;
 
@@ -122,16 +126,18 @@ final class TrainCommand implements Callable<Integer> {
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).run(train, test, lora, options, out, !json);
+            .withLabelNames(labelNames).run(train, test, method, lora, options, out, !json);
         var h = res.history();
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
         System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s, final loss %.4f%n",
             h.losses().size(), h.seconds(), h.tokens() / h.seconds(), h.losses().get(h.losses().size() - 1));
-        System.out.println("adapter: " + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
+        System.out.println((method == SequenceClassification.Method.LORA ? "adapter: " : "trained weights: ")
+            + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("model", model);
+            m.put("method", method.name().toLowerCase(Locale.ROOT));
             m.put("accuracy_before", res.accuracyBefore());
             m.put("accuracy_after", res.accuracyAfter());
             m.put("trainable_params", res.parameters().trainable());

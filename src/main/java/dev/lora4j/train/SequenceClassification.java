@@ -10,6 +10,7 @@ import dev.lora4j.model.bert.BertForSequenceClassification;
 import dev.lora4j.model.bert.BertModel;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
+import dev.lora4j.io.safetensors.SafetensorsWriter;
 import dev.lora4j.peft.PeftAdapterReader;
 import dev.lora4j.peft.PeftAdapterWriter;
 import dev.lora4j.peft.TrainableParameters;
@@ -22,6 +23,7 @@ import java.nio.file.StandardCopyOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
@@ -82,7 +84,22 @@ public final class SequenceClassification {
         return model;
     }
 
+    /**
+     * What trains: LoRA (adapters, plus the head in full), full fine-tuning (every weight) or head only (the
+     * classifier and a new pooler, the encoder frozen): the two baselines LoRA is judged against.
+     */
+    public enum Method { LORA, FULL, HEAD }
+
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
+                      Path outDir, boolean progress) throws IOException {
+        return run(train, test, Method.LORA, lora, options, outDir, progress);
+    }
+
+    /**
+     * Trains with {@code method}. LoRA saves a Peft adapter; full and head save the weights they trained as
+     * model.safetensors (full: the whole model, head: the head's weights), each with labels and loss curve.
+     */
+    public Result run(List<LabelledText> train, List<LabelledText> test, Method method, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
         SplittableRandom rnd = new SplittableRandom(options.seed());
         // A checkpoint without a pooler (sentence-transformers exports) gets a new one, as transformers would,
@@ -97,13 +114,23 @@ public final class SequenceClassification {
         List<String> save = new ArrayList<>(lora.modulesToSave());
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
-        LoraConfig config = lora.withModulesToSave(save);
-        LoraModel peft = LoraModel.inject(model, config, options.seed());
-        TrainableParameters params = peft.trainableParameters();
+        LoraModel peft = null;
+        switch (method) {
+            case LORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
+            case FULL -> model.setTrainable(true);
+            case HEAD -> {
+                model.setTrainable(false);
+                model.namedParameters().forEach((name, v) -> {
+                    for (String head : save) if (name.startsWith(head + ".") || name.contains("." + head + ".")) v.setRequiresGrad(true);
+                });
+            }
+        }
+        TrainableParameters params = TrainableParameters.of(model);
+        List<Variable> trainable = model.namedParameters().values().stream().filter(Variable::requiresGrad).toList();
 
         model.train(true);
         Tokenizer tok = tokenizer;
-        TrainingHistory history = new Trainer(options, progress).fit(train, peft.trainableVariables(), batch -> {
+        TrainingHistory history = new Trainer(options, progress).fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
             return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));
@@ -111,12 +138,21 @@ public final class SequenceClassification {
         model.train(false);
         double after = accuracy(model, test);
 
-        PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
+        if (peft != null) {
+            PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
+        } else {
+            Files.createDirectories(outDir);
+            Map<String, dev.lora4j.tensor.Tensor> tensors = new java.util.LinkedHashMap<>();
+            model.namedParameters().forEach((name, v) -> { if (v.requiresGrad()) tensors.put(name, v.value()); });
+            SafetensorsWriter.write(outDir.resolve("model.safetensors"), tensors, Map.of("lora4j_method", method.name().toLowerCase(java.util.Locale.ROOT)));
+        }
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
-        LossCurve.writePng(history.losses(), "LoRA r=" + config.r() + " on " + checkpoint.name(), png);
+        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
+        LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
+
 
     /** Fraction of examples whose highest logit is their label. */
     public double accuracy(BertForSequenceClassification model, List<LabelledText> data) {

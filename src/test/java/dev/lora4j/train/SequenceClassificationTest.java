@@ -50,4 +50,21 @@ class SequenceClassificationTest {
         assertEquals(test.size(), e.examples());
         for (int c = 0; c < 4; c++) assertTrue(e.recall()[c] >= 0.5, "recall of class " + c + ": " + e.recall()[c]);
     }
+
+    @Test
+    void headAndFullBaselinesTrainWhatTheySay() throws Exception {
+        BertCheckpoint ckpt = BertCheckpoint.builtin("all-MiniLM-L6-v2");
+        List<LabelledText> train = TopicsDataset.generate(64, 21), test = TopicsDataset.generate(32, 22);
+        TrainingOptions opts = new TrainingOptions(2, 16, 1, 2e-3, 0.0, 0.1, "linear", 1.0, 7);
+        SequenceClassification task = new SequenceClassification(ckpt, 4, 64);
+        SequenceClassification.Result head = task.run(train, test, SequenceClassification.Method.HEAD, LoraConfig.of(4, 8, "query"), opts,
+            out.resolve("head"), false);
+        assertEquals(384L * 384 + 384 + 4L * 384 + 4, head.parameters().trainable(), "head: new pooler and classifier only");
+        assertTrue(head.history().losses().get(7) < head.history().losses().get(0), "head training lowers the loss");
+        SequenceClassification.Result full = task.run(train, test, SequenceClassification.Method.FULL, LoraConfig.of(4, 8, "query"),
+            new TrainingOptions(2, 16, 1, 5e-5, 0.0, 0.1, "linear", 1.0, 7), out.resolve("full"), false);
+        assertEquals(full.parameters().total(), full.parameters().trainable(), "full: everything trains");
+        assertTrue(full.accuracyAfter() > full.accuracyBefore(), full.accuracyBefore() + " -> " + full.accuracyAfter());
+        assertTrue(Files.size(out.resolve("full/model.safetensors")) > 4L * 22_000_000, "the whole model was saved");
+    }
 }
