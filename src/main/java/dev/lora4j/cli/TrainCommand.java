@@ -83,6 +83,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-grad-norm", description = "0 disables clipping (default ${DEFAULT-VALUE})")
     double maxGradNorm = 1.0;
 
+    @Option(names = "--save-every", description = "checkpoint every N optimizer steps into <out>/checkpoints (0 = never; default ${DEFAULT-VALUE})")
+    int saveEvery = 50;
+
+    @Option(names = "--resume", description = "continue from the latest checkpoint in <out>/checkpoints")
+    boolean resume;
+
     @Option(names = "--max-seq-len", description = "default ${DEFAULT-VALUE}")
     int maxSeqLen = 128;
 
@@ -126,7 +132,7 @@ final class TrainCommand implements Callable<Integer> {
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).run(train, test, method, lora, options, out, !json);
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).run(train, test, method, lora, options, out, !json);
         var h = res.history();
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());

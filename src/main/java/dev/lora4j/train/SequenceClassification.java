@@ -58,6 +58,20 @@ public final class SequenceClassification {
 
     public static final String LABELS_FILE = "labels.json";
 
+    private int saveEvery;
+    private boolean resume;
+
+    /**
+     * Checkpoints into {@code <out>/checkpoints} every {@code saveEvery} steps (0 = never); with {@code resume},
+     * a run continues from the latest one there. LoRA dropout masks after a resume are new draws, so with dropout
+     * on, a resumed run is a correct continuation but not bit-identical to an uninterrupted one.
+     */
+    public SequenceClassification withCheckpoints(int saveEvery, boolean resume) {
+        this.saveEvery = saveEvery;
+        this.resume = resume;
+        return this;
+    }
+
     private static void writeLabels(Path dir, List<String> names) throws IOException {
         Path tmp = dir.resolve("." + LABELS_FILE + ".tmp");
         new ObjectMapper().writeValue(tmp.toFile(), names);
@@ -130,7 +144,8 @@ public final class SequenceClassification {
 
         model.train(true);
         Tokenizer tok = tokenizer;
-        TrainingHistory history = new Trainer(options, progress).fit(train, trainable, batch -> {
+        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
+        TrainingHistory history = trainer.fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
             return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));

@@ -5,6 +5,8 @@ import dev.lora4j.autograd.Variable;
 import dev.lora4j.train.optim.AdamW;
 import dev.lora4j.train.optim.GradientClipping;
 import dev.lora4j.train.optim.LrSchedule;
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -29,13 +31,28 @@ public final class Trainer {
 
     private final TrainingOptions options;
     private final boolean showProgress;
+    private Path checkpointDir;
+    private int saveEvery;
+    private boolean resume;
+
+    /**
+     * Saves a checkpoint into {@code dir} every {@code saveEvery} optimizer steps; with {@code resume}, a run first
+     * restores the latest checkpoint there and continues from its step, on the same shuffled order.
+     */
+    public Trainer withCheckpoints(Path dir, int saveEvery, boolean resume) {
+        if (saveEvery < 0) throw new IllegalArgumentException("save-every must be >= 0, got " + saveEvery);
+        this.checkpointDir = dir;
+        this.saveEvery = saveEvery;
+        this.resume = resume;
+        return this;
+    }
 
     public Trainer(TrainingOptions options, boolean showProgress) {
         this.options = options;
         this.showProgress = showProgress;
     }
 
-    public <T> TrainingHistory fit(List<T> examples, List<Variable> trainable, LossFunction<T> lossFn) {
+    public <T> TrainingHistory fit(List<T> examples, List<Variable> trainable, LossFunction<T> lossFn) throws IOException {
         if (examples.isEmpty()) throw new IllegalArgumentException("no training examples");
         int microPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
         long totalSteps = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
@@ -44,13 +61,28 @@ public final class Trainer {
         TrainingHistory history = new TrainingHistory();
         Random shuffle = new Random(options.seed());
         long start = System.nanoTime(), seenExamples = 0, seenTokens = 0, step = 0;
+        if (resume && checkpointDir != null) {
+            var restored = Checkpoint.restore(checkpointDir, trainable, optimizer);
+            if (restored.isPresent()) {
+                step = restored.get().step();
+                restored.get().losses().forEach(history::add);
+                seenExamples = restored.get().examples();
+                seenTokens = restored.get().tokens();
+            }
+        }
+        long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
+        long resumeStep = step;
         try (ProgressBar bar = progressBar(totalSteps)) {
+            if (bar != null) bar.stepTo(step);
             for (int epoch = 0; epoch < options.epochs(); epoch++) {
                 List<T> order = new ArrayList<>(examples);
+                // Every epoch's shuffle is drawn, also those a resumed run skips, so the order is the same.
                 Collections.shuffle(order, shuffle);
+                if ((epoch + 1) * stepsPerEpoch <= resumeStep) continue;
+                int firstMicro = (int) Math.max(0, (resumeStep - epoch * stepsPerEpoch) * options.gradAccum());
                 double stepLoss = 0;
                 int inStep = 0;
-                for (int b = 0; b < microPerEpoch; b++) {
+                for (int b = firstMicro; b < microPerEpoch; b++) {
                     List<T> batch = order.subList(b * options.batchSize(), Math.min(order.size(), (b + 1) * options.batchSize()));
                     LossFunction.Result r = lossFn.loss(batch);
                     // Each micro-batch's mean loss counts 1/gradAccum, so the step sees the mean over the step.
@@ -66,6 +98,10 @@ public final class Trainer {
                         optimizer.zeroGrad();
                         history.add(stepLoss / inStep);
                         step++;
+                        if (checkpointDir != null && saveEvery > 0 && (step % saveEvery == 0 || step == totalSteps)) {
+                            Checkpoint.save(checkpointDir, trainable, optimizer,
+                                new Checkpoint.Progress(step, history.losses(), seenExamples, seenTokens));
+                        }
                         if (bar != null) {
                             double secs = (System.nanoTime() - start) / 1e9;
                             bar.step();
