@@ -61,13 +61,15 @@ public final class Trainer {
         TrainingHistory history = new TrainingHistory();
         Random shuffle = new Random(options.seed());
         long start = System.nanoTime(), seenExamples = 0, seenTokens = 0, step = 0;
+        // Counts restored from a checkpoint carry on into the next checkpoint; the history's rate covers this run only.
+        long restoredExamples = 0, restoredTokens = 0;
         if (resume && checkpointDir != null) {
             var restored = Checkpoint.restore(checkpointDir, trainable, optimizer);
             if (restored.isPresent()) {
                 step = restored.get().step();
                 restored.get().losses().forEach(history::add);
-                seenExamples = restored.get().examples();
-                seenTokens = restored.get().tokens();
+                seenExamples = restoredExamples = restored.get().examples();
+                seenTokens = restoredTokens = restored.get().tokens();
             }
         }
         long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
@@ -105,7 +107,7 @@ public final class Trainer {
                         if (bar != null) {
                             double secs = (System.nanoTime() - start) / 1e9;
                             bar.step();
-                            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  %.0f tok/s", stepLoss / inStep, seenTokens / secs));
+                            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  %.0f tok/s", stepLoss / inStep, (seenTokens - restoredTokens) / secs));
                         }
                         stepLoss = 0;
                         inStep = 0;
@@ -113,7 +115,7 @@ public final class Trainer {
                 }
             }
         }
-        history.finish((System.nanoTime() - start) / 1e9, seenExamples, seenTokens);
+        history.finish((System.nanoTime() - start) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);
         return history;
     }
 
