@@ -84,14 +84,33 @@ public final class Ops {
      * Backward: dx += dy·W; dW += dyᵀ·x and db += Σ dy only when they require a gradient.
      */
     public static Variable linear(Variable x, Variable w, Variable b) {
+        return affine("linear", x, w, b, false);
+    }
+
+    /**
+     * y = x·W (+ b) with W stored [in, out]: transformers' Conv1D (GPT-2), Peft's fan_in_fan_out layout.
+     * x [..., in], W [in, out], b [out] or null. Backward: dx += dy·Wᵀ; dW += xᵀ·dy and db += Σ dy only when
+     * they require a gradient. No transpose is materialised: the three products are Gemm's nn, nt and tn.
+     */
+    public static Variable linearInOut(Variable x, Variable w, Variable b) {
+        return affine("linearInOut", x, w, b, true);
+    }
+
+    /**
+     * y = x·W' + b where W' is W [out, in] transposed, or W [in, out] as stored ({@code inOut}): the two layouts
+     * differ only in which GEMM layouts forward and backward call.
+     */
+    private static Variable affine(String op, Variable x, Variable w, Variable b, boolean inOut) {
         int in = x.shape().cols(), rows = x.shape().rows();
-        if (w.shape().rank() != 2 || w.shape().dim(1) != in) {
-            throw new IllegalArgumentException("linear: weight " + w.shape() + " does not take inputs of width " + in);
+        if (w.shape().rank() != 2 || w.shape().dim(inOut ? 0 : 1) != in) {
+            throw new IllegalArgumentException(op + ": weight " + w.shape() + (inOut ? " ([in, out])" : " ([out, in])")
+                + " does not take inputs of width " + in);
         }
-        int out = w.shape().dim(0);
-        if (b != null && b.size() != out) throw new IllegalArgumentException("linear: bias " + b.shape() + " for " + out + " outputs");
+        int out = w.shape().dim(inOut ? 1 : 0);
+        if (b != null && b.size() != out) throw new IllegalArgumentException(op + ": bias " + b.shape() + " for " + out + " outputs");
         Variable y = output(withLastDim(x.shape(), out), needsGrad(x, w, b));
-        timesTransposed(rows, out, in, x.data(), w, y.data(), false);
+        if (inOut) times(rows, out, in, x.data(), w, y.data(), false);
+        else timesTransposed(rows, out, in, x.data(), w, y.data(), false);
         if (b != null) {
             float[] yd = y.data(), bd = b.data();
             for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bd, 0, yd, r * out, out);
@@ -100,8 +119,16 @@ public final class Ops {
             Tape.current().record(y, () -> {
                 float[] dy = y.grad();
                 if (dy == null) return;
-                if (x.requiresGrad()) times(rows, in, out, dy, w, x.gradForAccumulation(), true);
-                if (w.requiresGrad()) Gemm.tn(out, in, rows, dy, x.data(), w.gradForAccumulation(), true);
+                if (x.requiresGrad()) {
+                    // dx = dy·W for W [out, in]; dy·Wᵀ for W [in, out].
+                    if (inOut) timesTransposed(rows, in, out, dy, w, x.gradForAccumulation(), true);
+                    else times(rows, in, out, dy, w, x.gradForAccumulation(), true);
+                }
+                if (w.requiresGrad()) {
+                    // dW = dyᵀ·x [out, in], or xᵀ·dy [in, out].
+                    if (inOut) Gemm.tn(in, out, rows, x.data(), dy, w.gradForAccumulation(), true);
+                    else Gemm.tn(out, in, rows, dy, x.data(), w.gradForAccumulation(), true);
+                }
                 if (b != null && b.requiresGrad()) {
                     float[] db = b.gradForAccumulation();
                     for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dy, r * out, db, 0, out);
@@ -111,40 +138,8 @@ public final class Ops {
         return y;
     }
 
-    /**
-     * y = x·W (+ b) with W stored [in, out]: transformers' Conv1D (GPT-2), Peft's fan_in_fan_out layout.
-     * x [..., in], W [in, out], b [out] or null. Backward: dx += dy·Wᵀ; dW += xᵀ·dy and db += Σ dy only when
-     * they require a gradient. No transpose is materialised: the three products are Gemm's nn, nt and tn.
-     */
-    public static Variable linearInOut(Variable x, Variable w, Variable b) {
-        int in = x.shape().cols(), rows = x.shape().rows();
-        if (w.shape().rank() != 2 || w.shape().dim(0) != in) {
-            throw new IllegalArgumentException("linearInOut: weight " + w.shape() + " ([in, out]) does not take inputs of width " + in);
-        }
-        int out = w.shape().dim(1);
-        if (b != null && b.size() != out) throw new IllegalArgumentException("linearInOut: bias " + b.shape() + " for " + out + " outputs");
-        Variable y = output(withLastDim(x.shape(), out), needsGrad(x, w, b));
-        times(rows, out, in, x.data(), w, y.data(), false);
-        if (b != null) {
-            float[] yd = y.data(), bd = b.data();
-            for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bd, 0, yd, r * out, out);
-        }
-        if (y.requiresGrad()) {
-            Tape.current().record(y, () -> {
-                float[] dy = y.grad();
-                if (dy == null) return;
-                // dx[rows, in] += dy[rows, out] · W[in, out]ᵀ: W read as Gemm.nt's B [N = in, K = out].
-                if (x.requiresGrad()) timesTransposed(rows, in, out, dy, w, x.gradForAccumulation(), true);
-                // dW[in, out] += x[rows, in]ᵀ · dy[rows, out]: Gemm.tn with A = x [K = rows, M = in].
-                if (w.requiresGrad()) Gemm.tn(in, out, rows, x.data(), dy, w.gradForAccumulation(), true);
-                if (b != null && b.requiresGrad()) {
-                    float[] db = b.gradForAccumulation();
-                    for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dy, r * out, db, 0, out);
-                }
-            });
-        }
-        return y;
-    }
+
+
 
     /**
      * Columns [from, to) of x [..., cols]: result [..., to − from] (splitting GPT-2's fused q|k|v projection).
