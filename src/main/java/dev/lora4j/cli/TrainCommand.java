@@ -8,7 +8,14 @@ import dev.lora4j.data.Labels;
 import dev.lora4j.data.Record;
 import dev.lora4j.data.Task;
 import dev.lora4j.data.TopicsDataset;
+import dev.lora4j.io.hf.DownloadListener;
+import dev.lora4j.io.hf.HubClient;
+import dev.lora4j.model.CausalLanguageModel;
+import dev.lora4j.model.PretrainedModels;
 import dev.lora4j.model.bert.BertCheckpoint;
+import dev.lora4j.model.gpt2.Gpt2LMHeadModel;
+import dev.lora4j.tokenize.Tokenizer;
+import dev.lora4j.train.CausalLmTraining;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.train.SequenceClassification;
 import dev.lora4j.train.TrainingOptions;
@@ -53,8 +60,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lora-dropout", description = "dropout on the LoRA input (default ${DEFAULT-VALUE})")
     float dropout = 0.05f;
 
-    @Option(names = "--target", description = "target modules: comma list, regex, or all-linear (default ${DEFAULT-VALUE})")
-    String target = "query,key,value,dense";
+    @Option(names = "--target", description = {"target modules: comma list, regex, or all-linear (default, as Peft:",
+        "query,key,value,dense for BERT; q_proj,v_proj for Llama/Mistral/Qwen2; c_attn for GPT-2)"})
+    String target;
 
     @Option(names = "--rslora", description = "scale by alpha/sqrt(r) instead of alpha/r")
     boolean rslora;
@@ -92,6 +100,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--max-seq-len", description = "default ${DEFAULT-VALUE}")
     int maxSeqLen = 128;
 
+    @Option(names = "--mask-prompt", description = "causal LM: train on completions / assistant turns only")
+    boolean maskPrompt;
+
+    @Option(names = "--pack", description = "causal LM: pack examples into rows of --max-seq-len instead of padding")
+    boolean pack;
+
     @Option(names = "--seed", description = "default ${DEFAULT-VALUE}")
     long seed = 42;
 
@@ -111,8 +125,9 @@ final class TrainCommand implements Callable<Integer> {
         } else {
             DatasetSplits splits = DatasetReader.readSplits(data);
             Task task = DatasetReader.inferTask(splits.train());
+            if (task == Task.CAUSAL_LM) return trainCausalLm(splits);
             if (task != Task.CLASSIFICATION) {
-                System.err.println("lora4j train: " + data + " holds " + task.cliName() + " data; only classification trains today (issue 4)");
+                System.err.println("lora4j train: " + data + " holds " + task.cliName() + " data; embedding training is not done yet (issue 4)");
                 return 2;
             }
             List<Record> eval = splits.hasTest() ? splits.test() : splits.valid();
@@ -126,7 +141,7 @@ final class TrainCommand implements Callable<Integer> {
             labelNames = labels.names();
             dataName = data.toString();
         }
-        LoraConfig lora = LoraConfig.of(r, alpha, target).withDropout(dropout).withRslora(rslora);
+        LoraConfig lora = LoraConfig.of(r, alpha, target != null ? target : "query,key,value,dense").withDropout(dropout).withRslora(rslora);
         TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + test.size()
             + " eval, labels " + labelNames);
@@ -155,6 +170,44 @@ final class TrainCommand implements Callable<Integer> {
             m.put("final_loss", h.losses().get(h.losses().size() - 1));
             m.put("adapter", res.adapterDir().toAbsolutePath().toString());
             System.out.println(new ObjectMapper().writeValueAsString(m));
+        }
+        return 0;
+    }
+
+    /** Causal-LM LoRA on a decoder (GPT-2, Llama, Mistral, Qwen2) from a directory or Hub id. */
+    private int trainCausalLm(DatasetSplits splits) throws Exception {
+        if (model.equals("all-MiniLM-L6-v2")) {
+            System.err.println("lora4j train: " + data + " holds causal-LM data; give a decoder with --model (a Hugging Face directory or org/name)");
+            return 2;
+        }
+        Path dir = HubClient.resolve(model, DownloadListener.NONE);
+        CausalLanguageModel lm = PretrainedModels.causalLm(dir);
+        String targets = target != null ? target : lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj";
+        LoraConfig lora = LoraConfig.of(r, alpha, targets).withDropout(dropout).withRslora(rslora);
+        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
+        List<Record> valid = splits.hasValid() ? splits.valid() : splits.test();
+        System.out.println("model: " + model + "; data: " + data + ", " + splits.train().size() + " train / " + valid.size() + " valid records");
+        try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
+            CausalLmTraining.Result res = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack)
+                .run(splits.train(), valid, lora, options, out, !json, saveEvery, resume);
+            var h = res.history();
+            System.out.println(res.parameters());
+            System.out.printf(Locale.ROOT, "validation loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
+                res.perplexityBefore(), res.perplexityAfter());
+            System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s%n", h.losses().size(), h.seconds(), h.tokens() / h.seconds());
+            System.out.println("adapter: " + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
+            if (json) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("model", model);
+                m.put("task", "causal-lm");
+                m.put("valid_loss_before", res.lossBefore());
+                m.put("valid_loss_after", res.lossAfter());
+                m.put("trainable_params", res.parameters().trainable());
+                m.put("steps", h.losses().size());
+                m.put("train_seconds", h.seconds());
+                m.put("adapter", res.adapterDir().toAbsolutePath().toString());
+                System.out.println(new ObjectMapper().writeValueAsString(m));
+            }
         }
         return 0;
     }

@@ -1,0 +1,107 @@
+package dev.lora4j.train;
+
+import dev.lora4j.autograd.Ops;
+import dev.lora4j.autograd.Tape;
+import dev.lora4j.data.Batcher;
+import dev.lora4j.data.CausalLmBatch;
+import dev.lora4j.data.CausalLmEncoder;
+import dev.lora4j.data.CausalLmExample;
+import dev.lora4j.data.Record;
+import dev.lora4j.model.CausalLanguageModel;
+import dev.lora4j.nn.Module;
+import dev.lora4j.peft.LoraConfig;
+import dev.lora4j.peft.LoraModel;
+import dev.lora4j.peft.PeftAdapterWriter;
+import dev.lora4j.peft.TrainableParameters;
+import dev.lora4j.tokenize.Tokenizer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+
+/**
+ * LoRA fine-tuning of a decoder on text, prompt/completion or chat records (MLX-LM's `lora`, Peft + Trainer):
+ * encode, batch (pad or pack), train on next-token cross-entropy, measure validation loss and perplexity
+ * before and after, save a Peft CAUSAL_LM adapter with its loss curve.
+ */
+public final class CausalLmTraining {
+
+    /** What a run reports; perplexity is exp(mean token loss) on the validation records (NaN without any). */
+    public record Result(double lossBefore, double lossAfter, TrainableParameters parameters, TrainingHistory history,
+                         Path adapterDir, Path lossCurve) {
+        public double perplexityBefore() {
+            return Math.exp(lossBefore);
+        }
+
+        public double perplexityAfter() {
+            return Math.exp(lossAfter);
+        }
+    }
+
+    private final CausalLanguageModel model;
+    private final Tokenizer tokenizer;
+    private final String baseModelName;
+    private final int maxSeqLen;
+    private final boolean maskPrompt;
+    private final boolean pack;
+
+    public CausalLmTraining(CausalLanguageModel model, Tokenizer tokenizer, String baseModelName, int maxSeqLen,
+                            boolean maskPrompt, boolean pack) {
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.baseModelName = baseModelName;
+        this.maxSeqLen = maxSeqLen;
+        this.maskPrompt = maskPrompt;
+        this.pack = pack;
+    }
+
+    public Result run(List<Record> train, List<Record> valid, LoraConfig lora, TrainingOptions options, Path outDir,
+                      boolean progress, int saveEvery, boolean resume) throws IOException {
+        List<CausalLmBatch> trainBatches = batches(train, options.batchSize(), options.seed(), true);
+        List<CausalLmBatch> validBatches = valid.isEmpty() ? List.of() : batches(valid, options.batchSize(), options.seed(), false);
+        Module root = (Module) model;
+        root.train(false);
+        double before = meanLoss(validBatches);
+        LoraModel peft = LoraModel.inject(root, lora, options.seed());
+        TrainableParameters params = peft.trainableParameters();
+        root.train(true);
+        // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
+        TrainingOptions perBatch = new TrainingOptions(options.epochs(), 1, options.gradAccum(), options.lr(), options.weightDecay(),
+            options.warmup(), options.schedule(), options.maxGradNorm(), options.seed());
+        TrainingHistory history = new Trainer(perBatch, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .fit(trainBatches, peft.trainableVariables(), micro -> {
+                CausalLmBatch b = micro.getFirst();
+                var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
+                return new Trainer.LossFunction.Result(Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE), b.targetCount());
+            });
+        root.train(false);
+        double after = meanLoss(validBatches);
+        PeftAdapterWriter.save(peft, "default", outDir, "CAUSAL_LM", baseModelName);
+        Path png = outDir.resolve("loss.png");
+        LossCurve.writePng(history.losses(), "LoRA r=" + lora.r() + " on " + baseModelName, png);
+        return new Result(before, after, params, history, outDir, png);
+    }
+
+    private List<CausalLmBatch> batches(List<Record> records, int batchSize, long seed, boolean shuffle) {
+        Integer pad = tokenizer.padTokenId() != null ? tokenizer.padTokenId() : tokenizer.eosTokenId();
+        if (pad == null) throw new IllegalArgumentException("the tokenizer defines neither a pad nor an EOS token to pad with");
+        try (CausalLmEncoder encoder = tokenizer.chatTemplate().isPresent()
+                ? new CausalLmEncoder(tokenizer, tokenizer.chatTemplate().get(), maxSeqLen, maskPrompt)
+                : new CausalLmEncoder(tokenizer, maxSeqLen, maskPrompt)) {
+            return Batcher.batches(encoder.encodeAll(records), batchSize, pad, pack, maxSeqLen, seed, shuffle);
+        }
+    }
+
+    /** Mean next-token loss over all target tokens of the batches (NaN for none). */
+    private double meanLoss(List<CausalLmBatch> batches) {
+        double sum = 0;
+        long tokens = 0;
+        try (var s = Tape.noGrad()) {
+            for (CausalLmBatch b : batches) {
+                var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
+                sum += (double) Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE).data()[0] * b.targetCount();
+                tokens += b.targetCount();
+            }
+        }
+        return tokens == 0 ? Double.NaN : sum / tokens;
+    }
+}

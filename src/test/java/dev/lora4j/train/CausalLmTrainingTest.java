@@ -1,0 +1,58 @@
+package dev.lora4j.train;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.lora4j.data.Record;
+import dev.lora4j.io.safetensors.SafetensorsFile;
+import dev.lora4j.model.CausalLanguageModel;
+import dev.lora4j.model.PretrainedModels;
+import dev.lora4j.peft.LoraConfig;
+import dev.lora4j.tokenize.Tokenizer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** LoRA on a decoder learns the text it is shown: validation loss falls, a CAUSAL_LM adapter is saved. */
+class CausalLmTrainingTest {
+    @TempDir
+    Path tmp;
+
+    /** The tiny Llama fixture with the tiny BPE tokenizer beside it: a complete Hugging Face directory. */
+    Path modelDir() throws Exception {
+        Path dir = tmp.resolve("model");
+        Files.createDirectories(dir);
+        for (String f : List.of("config.json", "model.safetensors")) {
+            Files.copy(Path.of("src/test/resources/fixtures/llama-tiny").resolve(f), dir.resolve(f));
+        }
+        for (String f : List.of("tokenizer.json", "tokenizer_config.json")) {
+            Files.copy(Path.of("src/test/resources/tokenize/bpe").resolve(f), dir.resolve(f));
+        }
+        return dir;
+    }
+
+    @Test
+    void loraLearnsTheTextAndSavesAnAdapter() throws Exception {
+        Path dir = modelDir();
+        CausalLanguageModel model = PretrainedModels.causalLm(dir);
+        List<Record> train = new ArrayList<>();
+        for (int i = 0; i < 24; i++) train.add(new Record.Text(i % 2 == 0 ? "lower newest lower" : "newest lower newest"));
+        List<Record> valid = List.of(new Record.Text("lower newest lower"), new Record.Text("newest lower newest"));
+        try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
+            CausalLmTraining.Result r = new CausalLmTraining(model, tok, "llama-tiny", 32, false, false)
+                .run(train, valid, LoraConfig.of(8, 16, "all-linear"), new TrainingOptions(3, 4, 1, 1e-2, 0.0, 2, "linear", 1.0, 3),
+                    tmp.resolve("adapter"), false, 0, false);
+            assertTrue(r.lossAfter() < r.lossBefore() / 2, "validation loss " + r.lossBefore() + " -> " + r.lossAfter());
+            assertTrue(r.perplexityAfter() < r.perplexityBefore());
+            assertEquals(18, r.history().losses().size(), "3 epochs x 6 batches of 4");
+            try (SafetensorsFile f = SafetensorsFile.open(tmp.resolve("adapter/adapter_model.safetensors"))) {
+                assertTrue(f.names().contains("base_model.model.model.layers.1.self_attn.q_proj.lora_A.weight"), f.names().toString());
+                assertTrue(f.names().contains("base_model.model.model.layers.0.mlp.down_proj.lora_B.weight"));
+            }
+            assertTrue(Files.readString(tmp.resolve("adapter/adapter_config.json")).contains("\"task_type\" : \"CAUSAL_LM\""));
+        }
+    }
+}
