@@ -16,6 +16,7 @@ import dev.lora4j.model.bert.BertCheckpoint;
 import dev.lora4j.model.gpt2.Gpt2LMHeadModel;
 import dev.lora4j.tokenize.Tokenizer;
 import dev.lora4j.train.CausalLmTraining;
+import dev.lora4j.train.EmbeddingTraining;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.train.SequenceClassification;
 import dev.lora4j.train.TrainingOptions;
@@ -126,10 +127,7 @@ final class TrainCommand implements Callable<Integer> {
             DatasetSplits splits = DatasetReader.readSplits(data);
             Task task = DatasetReader.inferTask(splits.train());
             if (task == Task.CAUSAL_LM) return trainCausalLm(splits);
-            if (task != Task.CLASSIFICATION) {
-                System.err.println("lora4j train: " + data + " holds " + task.cliName() + " data; embedding training is not done yet (issue 4)");
-                return 2;
-            }
+            if (task == Task.EMBEDDING) return trainEmbedding(splits);
             List<Record> eval = splits.hasTest() ? splits.test() : splits.valid();
             if (eval.isEmpty()) {
                 System.err.println("lora4j train: " + data + " has no valid or test split to measure accuracy on");
@@ -208,6 +206,38 @@ final class TrainCommand implements Callable<Integer> {
                 m.put("adapter", res.adapterDir().toAbsolutePath().toString());
                 System.out.println(new ObjectMapper().writeValueAsString(m));
             }
+        }
+        return 0;
+    }
+
+    /** Contrastive LoRA on a sentence-embedding model from (anchor, positive[, negative]) pairs. */
+    private int trainEmbedding(DatasetSplits splits) throws Exception {
+        BertCheckpoint checkpoint = BertCheckpoint.load(model);
+        LoraConfig lora = LoraConfig.of(r, alpha, target != null ? target : "query,key,value,dense").withDropout(dropout).withRslora(rslora);
+        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
+        List<Record.Pair> train = splits.train().stream().map(x -> (Record.Pair) x).toList();
+        List<Record> evalRecords = splits.hasTest() ? splits.test() : splits.valid();
+        List<Record.Pair> eval = evalRecords.stream().map(x -> (Record.Pair) x).toList();
+        System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + eval.size() + " eval pairs");
+        EmbeddingTraining.Result res = new EmbeddingTraining(checkpoint, maxSeqLen)
+            .run(train, eval, lora, options, out, !json, saveEvery, resume);
+        var h = res.history();
+        System.out.println(res.parameters());
+        System.out.printf(Locale.ROOT, "retrieval accuracy@1 %.1f%% -> %.1f%%, MRR %.3f -> %.3f%n", 100 * res.before().accuracyAt1(),
+            100 * res.after().accuracyAt1(), res.before().mrr(), res.after().mrr());
+        System.out.printf(Locale.ROOT, "training: %d steps, %.1f s%n", h.losses().size(), h.seconds());
+        System.out.println("adapter: " + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
+        if (json) {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("model", model);
+            m.put("task", "embedding");
+            m.put("accuracy_at_1_before", res.before().accuracyAt1());
+            m.put("accuracy_at_1_after", res.after().accuracyAt1());
+            m.put("mrr_before", res.before().mrr());
+            m.put("mrr_after", res.after().mrr());
+            m.put("trainable_params", res.parameters().trainable());
+            m.put("adapter", res.adapterDir().toAbsolutePath().toString());
+            System.out.println(new ObjectMapper().writeValueAsString(m));
         }
         return 0;
     }
