@@ -71,6 +71,9 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--epochs", description = "default ${DEFAULT-VALUE}")
     int epochs = 3;
 
+    @Option(names = "--steps", description = "stop after N optimizer steps (0 = all epochs; default ${DEFAULT-VALUE})")
+    long steps;
+
     @Option(names = "--batch-size", description = "default ${DEFAULT-VALUE}")
     int batchSize = 16;
 
@@ -140,7 +143,7 @@ final class TrainCommand implements Callable<Integer> {
             dataName = data.toString();
         }
         LoraConfig lora = LoraConfig.of(r, alpha, target != null ? target : "query,key,value,dense").withDropout(dropout).withRslora(rslora);
-        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
+        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + test.size()
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
@@ -182,7 +185,7 @@ final class TrainCommand implements Callable<Integer> {
         CausalLanguageModel lm = PretrainedModels.causalLm(dir);
         String targets = target != null ? target : lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj";
         LoraConfig lora = LoraConfig.of(r, alpha, targets).withDropout(dropout).withRslora(rslora);
-        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
+        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
         List<Record> valid = splits.hasValid() ? splits.valid() : splits.test();
         System.out.println("model: " + model + "; data: " + data + ", " + splits.train().size() + " train / " + valid.size() + " valid records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
@@ -214,7 +217,7 @@ final class TrainCommand implements Callable<Integer> {
     private int trainEmbedding(DatasetSplits splits) throws Exception {
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         LoraConfig lora = LoraConfig.of(r, alpha, target != null ? target : "query,key,value,dense").withDropout(dropout).withRslora(rslora);
-        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed);
+        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
         List<Record.Pair> train = splits.train().stream().map(x -> (Record.Pair) x).toList();
         List<Record> evalRecords = splits.hasTest() ? splits.test() : splits.valid();
         List<Record.Pair> eval = evalRecords.stream().map(x -> (Record.Pair) x).toList();

@@ -66,7 +66,7 @@ public final class CausalLmTraining {
         root.train(true);
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
         TrainingOptions perBatch = new TrainingOptions(options.epochs(), 1, options.gradAccum(), options.lr(), options.weightDecay(),
-            options.warmup(), options.schedule(), options.maxGradNorm(), options.seed());
+            options.warmup(), options.schedule(), options.maxGradNorm(), options.seed(), options.maxSteps());
         TrainingHistory history = new Trainer(perBatch, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();

@@ -56,6 +56,7 @@ public final class Trainer {
         if (examples.isEmpty()) throw new IllegalArgumentException("no training examples");
         int microPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
         long totalSteps = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
+        if (options.maxSteps() > 0) totalSteps = Math.min(totalSteps, options.maxSteps());
         AdamW optimizer = new AdamW(trainable, options.lr(), options.weightDecay());
         LrSchedule schedule = LrSchedule.parse(options.schedule(), LrSchedule.warmupSteps(options.warmup(), totalSteps), totalSteps);
         TrainingHistory history = new TrainingHistory();
@@ -111,8 +112,10 @@ public final class Trainer {
                         }
                         stepLoss = 0;
                         inStep = 0;
+                        if (step >= totalSteps) break;
                     }
                 }
+                if (step >= totalSteps) break;
             }
         }
         history.finish((System.nanoTime() - start) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);

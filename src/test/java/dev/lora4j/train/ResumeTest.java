@@ -71,4 +71,13 @@ class ResumeTest {
             assertTrue(files.noneMatch(p -> p.getFileName().toString().equals("step-6")), "older checkpoints are removed");
         }
     }
+
+    @Test
+    void maxStepsStopsEarly() throws Exception {
+        Linear m = model();
+        TrainingHistory h = new Trainer(OPTIONS.withMaxSteps(7), false).fit(EXAMPLES, List.of(m.weight(), m.bias()),
+            loss(m, new int[1], Integer.MAX_VALUE));
+        assertEquals(7, h.losses().size(), "7 optimizer steps, though 3 epochs would be 15");
+        assertThrows(IllegalArgumentException.class, () -> OPTIONS.withMaxSteps(-1));
+    }
 }
