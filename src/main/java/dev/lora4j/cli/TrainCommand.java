@@ -142,8 +142,8 @@ final class TrainCommand implements Callable<Integer> {
             labelNames = labels.names();
             dataName = data.toString();
         }
-        LoraConfig lora = LoraConfig.of(r, alpha, target != null ? target : "query,key,value,dense").withDropout(dropout).withRslora(rslora);
-        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
+        LoraConfig lora = loraConfig(BERT_TARGETS);
+        TrainingOptions options = trainingOptions();
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + test.size()
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
@@ -183,9 +183,8 @@ final class TrainCommand implements Callable<Integer> {
         }
         Path dir = HubClient.resolve(model, DownloadListener.NONE);
         CausalLanguageModel lm = PretrainedModels.causalLm(dir);
-        String targets = target != null ? target : lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj";
-        LoraConfig lora = LoraConfig.of(r, alpha, targets).withDropout(dropout).withRslora(rslora);
-        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
+        LoraConfig lora = loraConfig(lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj");
+        TrainingOptions options = trainingOptions();
         List<Record> valid = splits.hasValid() ? splits.valid() : splits.test();
         System.out.println("model: " + model + "; data: " + data + ", " + splits.train().size() + " train / " + valid.size() + " valid records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
@@ -216,8 +215,8 @@ final class TrainCommand implements Callable<Integer> {
     /** Contrastive LoRA on a sentence-embedding model from (anchor, positive[, negative]) pairs. */
     private int trainEmbedding(DatasetSplits splits) throws Exception {
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
-        LoraConfig lora = LoraConfig.of(r, alpha, target != null ? target : "query,key,value,dense").withDropout(dropout).withRslora(rslora);
-        TrainingOptions options = new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
+        LoraConfig lora = loraConfig(BERT_TARGETS);
+        TrainingOptions options = trainingOptions();
         List<Record.Pair> train = splits.train().stream().map(x -> (Record.Pair) x).toList();
         List<Record> evalRecords = splits.hasTest() ? splits.test() : splits.valid();
         List<Record.Pair> eval = evalRecords.stream().map(x -> (Record.Pair) x).toList();
@@ -243,5 +242,17 @@ final class TrainCommand implements Callable<Integer> {
             System.out.println(new ObjectMapper().writeValueAsString(m));
         }
         return 0;
+    }
+
+    /** Peft's default targets for BERT-family models (lora4j adds the dense layers). */
+    private static final String BERT_TARGETS = "query,key,value,dense";
+
+    /** The LoRA flags; {@code --target} when given, else the architecture's default. */
+    private LoraConfig loraConfig(String defaultTargets) {
+        return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora);
+    }
+
+    private TrainingOptions trainingOptions() {
+        return new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
     }
 }

@@ -3,6 +3,7 @@ package dev.lora4j.model.gpt2;
 import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.kernel.Attention;
+import dev.lora4j.kernel.CachedAttention;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;
 import dev.lora4j.nn.Conv1D;

@@ -4,6 +4,7 @@ import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Tape;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.kernel.Attention;
+import dev.lora4j.kernel.CachedAttention;
 import dev.lora4j.kernel.Rope;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;

@@ -1,8 +1,4 @@
-package dev.lora4j.model.gpt2;
-
-import dev.lora4j.kernel.Gemm;
-import dev.lora4j.kernel.Parallel;
-import dev.lora4j.kernel.VectorMath;
+package dev.lora4j.kernel;
 
 /**
  * Attention of n new query rows over a KV cache, for decoding (no gradient): the new tokens sit at positions
@@ -11,13 +7,12 @@ import dev.lora4j.kernel.VectorMath;
  * [past+n (or more), kvHeads·headDim]. Parallel over heads; per head S = Q·Kᵀ and out = P·V with Gemm on
  * strided head slices.
  *
- * <p>Nothing here is GPT-2 specific (it takes grouped kv heads too); it lives beside its only user until the
- * kernel package grows a cached-attention kernel.
+ * <p>Used by every decoder's KV-cache path (GPT-2, Llama, Mistral, Qwen2; grouped kv heads included).
  */
-final class CachedAttention {
+public final class CachedAttention {
     private CachedAttention() {}
 
-    static void forward(float[] q, float[] keys, float[] values, float[] out, int n, int past,
+    public static void forward(float[] q, float[] keys, float[] values, float[] out, int n, int past,
                         int heads, int kvHeads, int headDim, float scale) {
         if (heads % kvHeads != 0) throw new IllegalArgumentException("heads " + heads + " not a multiple of kvHeads " + kvHeads);
         int total = past + n, ldq = heads * headDim, ldkv = kvHeads * headDim, group = heads / kvHeads;
