@@ -80,7 +80,8 @@ public final class LoraModel {
                 }
                 default -> throw new IllegalStateException("unreachable: " + m.getClass());
             };
-            layer.addAdapter(name, config, rnd.split());
+            // rank_pattern / alpha_pattern resolve here, so each layer sees just its own r and alpha.
+            layer.addAdapter(name, config.forModule(path), rnd.split());
         }
         configs.put(name, config);
         if (active == null) active = name;

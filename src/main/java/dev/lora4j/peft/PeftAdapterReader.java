@@ -37,7 +37,7 @@ public final class PeftAdapterReader {
     private PeftAdapterReader() {}
 
     /**
-     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (DoRA, rank/alpha patterns,
+     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (DoRA,
      * PiSSA-style inits, layer selection) are errors rather than ignored, because ignoring them would load a
      * different model than the one trained; fields that do not change the computation are ignored.
      *
@@ -70,12 +70,6 @@ public final class PeftAdapterReader {
         }
         if (o.path("use_dora").asBoolean(false)) {
             throw new IllegalArgumentException(file + ": use_dora is true; DoRA not supported yet");
-        }
-        for (String f : List.of("rank_pattern", "alpha_pattern")) {
-            JsonNode p = o.get(f);
-            if (p != null && !p.isNull() && !p.isEmpty()) {
-                throw new IllegalArgumentException(file + ": " + f + " " + p + " (per-layer ranks/alphas) not supported yet");
-            }
         }
         // These select a subset of the matched layers or duplicate layers; ignoring them would wrap the wrong set.
         for (String f : List.of("layers_to_transform", "layer_replication")) {
@@ -130,7 +124,33 @@ public final class PeftAdapterReader {
             throw new IllegalArgumentException(file + ": init_lora_weights " + i
                 + " not supported yet (supported: true, false, \"gaussian\")");
         }
-        return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init);
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        pattern(o, "rank_pattern", file).forEach((k, v) -> {
+            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) {
+                throw new IllegalArgumentException(file + ": rank_pattern['" + k + "'] must be a positive integer, got " + v);
+            }
+            rankPattern.put(k, v.asInt());
+        });
+        Map<String, Float> alphaPattern = new LinkedHashMap<>();
+        pattern(o, "alpha_pattern", file).forEach((k, v) -> {
+            if (!v.isNumber()) throw new IllegalArgumentException(file + ": alpha_pattern['" + k + "'] must be a number, got " + v);
+            alphaPattern.put(k, v.floatValue());
+        });
+        try {
+            return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init, rankPattern, alphaPattern);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new IllegalArgumentException(file + ": a rank_pattern/alpha_pattern key is not a valid regex: " + e.getMessage(), e);
+        }
+    }
+
+    /** Peft's rank_pattern / alpha_pattern: an object of regex -> value, in file order (first match wins). */
+    private static Map<String, JsonNode> pattern(JsonNode o, String field, Path file) {
+        Map<String, JsonNode> out = new LinkedHashMap<>();
+        JsonNode p = o.get(field);
+        if (p == null || p.isNull()) return out;
+        if (!p.isObject()) throw new IllegalArgumentException(file + ": " + field + " must be an object of pattern -> value, got " + p);
+        p.properties().forEach(e -> out.put(e.getKey(), e.getValue()));
+        return out;
     }
 
     private static String text(JsonNode o, String field, Path file, String dflt) {

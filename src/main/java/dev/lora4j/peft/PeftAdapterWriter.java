@@ -46,7 +46,8 @@ public final class PeftAdapterWriter {
     static String configJson(LoraConfig c, String taskType, String baseModel, boolean fanInFanOut) throws IOException {
         ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
         ObjectNode o = m.createObjectNode();
-        o.putObject("alpha_pattern");
+        ObjectNode alphas = o.putObject("alpha_pattern");
+        c.alphaPattern().forEach((k, v) -> { if (v == Math.rint(v)) alphas.put(k, (int) (float) v); else alphas.put(k, v); });
         o.putNull("auto_mapping");
         o.put("base_model_name_or_path", baseModel);
         o.put("bias", c.bias().name().toLowerCase(java.util.Locale.ROOT));
@@ -71,7 +72,8 @@ public final class PeftAdapterWriter {
         if (c.modulesToSave().isEmpty()) o.putNull("modules_to_save");
         o.put("peft_type", "LORA");
         o.put("r", c.r());
-        o.putObject("rank_pattern");
+        ObjectNode ranks = o.putObject("rank_pattern");
+        c.rankPattern().forEach(ranks::put);
         o.putNull("revision");
         switch (c.targetModules()) {
             case TargetModules.Names n -> { ArrayNode a = o.putArray("target_modules"); n.names().forEach(a::add); }
