@@ -68,6 +68,14 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rslora", description = "scale by alpha/sqrt(r) instead of alpha/r")
     boolean rslora;
 
+    // LoRA family part 2 (issue 7): per-module ranks and alphas, as Peft's rank_pattern / alpha_pattern.
+    @Option(names = "--rank-pattern", paramLabel = "REGEX=R", description = {"per-module rank, repeatable: the first regex that",
+        "matches a whole dotted suffix of the module path wins (Peft's rank_pattern), e.g. --rank-pattern 'layers\\.0\\..*=16'"})
+    Map<String, Integer> rankPattern = new LinkedHashMap<>();
+
+    @Option(names = "--alpha-pattern", paramLabel = "REGEX=ALPHA", description = "per-module alpha, repeatable, matched as --rank-pattern")
+    Map<String, Float> alphaPattern = new LinkedHashMap<>();
+
     @Option(names = "--epochs", description = "default ${DEFAULT-VALUE}")
     int epochs = 3;
 
@@ -249,7 +257,8 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The LoRA flags; {@code --target} when given, else the architecture's default. */
     private LoraConfig loraConfig(String defaultTargets) {
-        return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora);
+        return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora)
+            .withPatterns(rankPattern, alphaPattern);
     }
 
     private TrainingOptions trainingOptions() {

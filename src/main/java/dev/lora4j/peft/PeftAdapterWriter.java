@@ -44,7 +44,10 @@ public final class PeftAdapterWriter {
      * @param fanInFanOut true when a wrapped layer stores its weight [in, out] (GPT-2's Conv1D), as Peft records it
      */
     static String configJson(LoraConfig c, String taskType, String baseModel, boolean fanInFanOut) throws IOException {
-        ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
+        // Only the top level is sorted (below): rank_pattern / alpha_pattern keep their order, because the first
+        // matching key wins. Peft's sort_keys=True sorts them too, so a Peft reload can give a module another rank
+        // than it trained with; keeping the order loses nothing, since json.load keeps file order.
+        ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode o = m.createObjectNode();
         ObjectNode alphas = o.putObject("alpha_pattern");
         c.alphaPattern().forEach((k, v) -> { if (v == Math.rint(v)) alphas.put(k, (int) (float) v); else alphas.put(k, v); });
