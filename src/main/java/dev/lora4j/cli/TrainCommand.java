@@ -76,6 +76,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--alpha-pattern", paramLabel = "REGEX=ALPHA", description = "per-module alpha, repeatable, matched as --rank-pattern")
     Map<String, Float> alphaPattern = new LinkedHashMap<>();
 
+    @Option(names = "--rank-schedule", paramLabel = "R@STEP,...", description = {"grow the LoRA rank during training, e.g. 2@0,4@100,8@200:",
+        "2 directions from the start, 4 after 100 steps, 8 after 200 (up to --lora-r); new directions start at zero"})
+    String rankSchedule;
+
     @Option(names = "--epochs", description = "default ${DEFAULT-VALUE}")
     int epochs = 3;
 
@@ -156,7 +160,7 @@ final class TrainCommand implements Callable<Integer> {
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).run(train, test, method, lora, options, out, !json);
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).run(train, test, method, lora, options, out, !json);
         var h = res.history();
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
@@ -196,7 +200,7 @@ final class TrainCommand implements Callable<Integer> {
         List<Record> valid = splits.hasValid() ? splits.valid() : splits.test();
         System.out.println("model: " + model + "; data: " + data + ", " + splits.train().size() + " train / " + valid.size() + " valid records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
-            CausalLmTraining.Result res = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack)
+            CausalLmTraining.Result res = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack).withRankSchedule(rankSchedule())
                 .run(splits.train(), valid, lora, options, out, !json, saveEvery, resume);
             var h = res.history();
             System.out.println(res.parameters());
@@ -259,6 +263,10 @@ final class TrainCommand implements Callable<Integer> {
     private LoraConfig loraConfig(String defaultTargets) {
         return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora)
             .withPatterns(rankPattern, alphaPattern);
+    }
+
+    private dev.lora4j.peft.RankSchedule rankSchedule() {
+        return rankSchedule == null ? null : dev.lora4j.peft.RankSchedule.parse(rankSchedule);
     }
 
     private TrainingOptions trainingOptions() {

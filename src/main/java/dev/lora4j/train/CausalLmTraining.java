@@ -54,6 +54,14 @@ public final class CausalLmTraining {
         this.pack = pack;
     }
 
+    private dev.lora4j.peft.RankSchedule rankSchedule;
+
+    /** Grows the adapter's rank on this schedule (null: full rank from the start). */
+    public CausalLmTraining withRankSchedule(dev.lora4j.peft.RankSchedule schedule) {
+        this.rankSchedule = schedule;
+        return this;
+    }
+
     public Result run(List<Record> train, List<Record> valid, LoraConfig lora, TrainingOptions options, Path outDir,
                       boolean progress, int saveEvery, boolean resume) throws IOException {
         List<CausalLmBatch> trainBatches = batches(train, options.batchSize(), options.seed(), true);
@@ -67,7 +75,9 @@ public final class CausalLmTraining {
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
         TrainingOptions perBatch = new TrainingOptions(options.epochs(), 1, options.gradAccum(), options.lr(), options.weightDecay(),
             options.warmup(), options.schedule(), options.maxGradNorm(), options.seed(), options.maxSteps());
-        TrainingHistory history = new Trainer(perBatch, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+        Trainer trainer = new Trainer(perBatch, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
+        if (rankSchedule != null) trainer.withStepHook(rankSchedule.start(peft, "default")::atStep);
+        TrainingHistory history = trainer
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();
                 var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());

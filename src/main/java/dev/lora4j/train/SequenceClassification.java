@@ -66,6 +66,14 @@ public final class SequenceClassification {
      * a run continues from the latest one there. LoRA dropout masks after a resume are new draws, so with dropout
      * on, a resumed run is a correct continuation but not bit-identical to an uninterrupted one.
      */
+    private dev.lora4j.peft.RankSchedule rankSchedule;
+
+    /** LoRA runs grow their rank on this schedule (null: full rank from the start). */
+    public SequenceClassification withRankSchedule(dev.lora4j.peft.RankSchedule schedule) {
+        this.rankSchedule = schedule;
+        return this;
+    }
+
     public SequenceClassification withCheckpoints(int saveEvery, boolean resume) {
         this.saveEvery = saveEvery;
         this.resume = resume;
@@ -145,6 +153,7 @@ public final class SequenceClassification {
         model.train(true);
         Tokenizer tok = tokenizer;
         Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
+        if (peft != null && rankSchedule != null) trainer.withStepHook(rankSchedule.start(peft, "default")::atStep);
         TrainingHistory history = trainer.fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();

@@ -34,6 +34,7 @@ public final class Trainer {
     private Path checkpointDir;
     private int saveEvery;
     private boolean resume;
+    private java.util.function.LongConsumer stepHook;
 
     /**
      * Saves a checkpoint into {@code dir} every {@code saveEvery} optimizer steps; with {@code resume}, a run first
@@ -44,6 +45,16 @@ public final class Trainer {
         this.checkpointDir = dir;
         this.saveEvery = saveEvery;
         this.resume = resume;
+        return this;
+    }
+
+    /**
+     * Calls {@code hook} with the number of completed optimizer steps: once before training (after a resume,
+     * with the restored step) and after every step, before that step's checkpoint. The hook may change the
+     * values of parameters (a rank schedule switching directions on), not which parameters there are.
+     */
+    public Trainer withStepHook(java.util.function.LongConsumer hook) {
+        this.stepHook = hook;
         return this;
     }
 
@@ -73,6 +84,7 @@ public final class Trainer {
                 seenTokens = restoredTokens = restored.get().tokens();
             }
         }
+        if (stepHook != null) stepHook.accept(step);
         long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
         long resumeStep = step;
         try (ProgressBar bar = progressBar(totalSteps)) {
@@ -101,6 +113,7 @@ public final class Trainer {
                         optimizer.zeroGrad();
                         history.add(stepLoss / inStep);
                         step++;
+                        if (stepHook != null) stepHook.accept(step);
                         if (checkpointDir != null && saveEvery > 0 && (step % saveEvery == 0 || step == totalSteps)) {
                             Checkpoint.save(checkpointDir, trainable, optimizer,
                                 new Checkpoint.Progress(step, history.losses(), seenExamples, seenTokens));
