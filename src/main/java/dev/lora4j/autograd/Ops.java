@@ -247,6 +247,72 @@ public final class Ops {
         return y;
     }
 
+    /**
+     * x ⊙ s with s [rows] (or [rows, 1]) broadcast along each row of x [rows, cols]: AdaLoRA's A∘E, every right
+     * singular vector scaled by its singular value. Backward: dx = dy·s per row; ds_i = Σ_j dy_ij·x_ij.
+     */
+    public static Variable scaleRows(Variable x, Variable s) {
+        int rows = x.shape().rows(), cols = x.shape().cols();
+        if (s.size() != rows) throw new IllegalArgumentException("scaleRows: " + s.shape() + " scales for " + rows + " rows of " + x.shape());
+        Variable y = output(x.shape(), needsGrad(x, s));
+        float[] xd = x.data(), sd = s.data(), yd = y.data();
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) yd[r * cols + c] = xd[r * cols + c] * sd[r];
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                if (x.requiresGrad()) {
+                    float[] dx = x.gradForAccumulation();
+                    for (int r = 0; r < rows; r++) VectorMath.axpy(sd[r], dy, r * cols, dx, r * cols, cols);
+                }
+                if (s.requiresGrad()) {
+                    float[] ds = s.gradForAccumulation();
+                    for (int r = 0; r < rows; r++) {
+                        double acc = 0;
+                        for (int c = 0; c < cols; c++) acc += (double) dy[r * cols + c] * xd[r * cols + c];
+                        ds[r] += (float) acc;
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * ||G − I||_F for the Gram matrix of P [m, n]: G = P·Pᵀ over its rows ({@code rows}) or Pᵀ·P over its columns.
+     * AdaLoRA's orthogonality regulariser keeps A's rows and B's columns orthonormal. With M = G − I (symmetric)
+     * and f the norm, backward is dP = (2/f)·M·P (rows) or (2/f)·P·M (columns); at f = 0 the norm has no
+     * gradient and none is added.
+     */
+    public static Variable gramDeviation(Variable p, boolean rows) {
+        int m = p.shape().rows(), n = p.shape().cols();
+        int k = rows ? m : n;
+        float[] pd = p.data();
+        float[] g = new float[k * k];
+        if (rows) Gemm.nt(m, m, n, pd, pd, g, false);
+        else Gemm.tn(n, n, m, pd, pd, g, false);
+        double sq = 0;
+        for (int i = 0; i < k; i++) {
+            g[i * k + i] -= 1f;
+            for (int j = 0; j < k; j++) sq += (double) g[i * k + j] * g[i * k + j];
+        }
+        double f = Math.sqrt(sq);
+        Variable y = output(Shape.of(), needsGrad(p));
+        y.data()[0] = (float) f;
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null || f == 0) return;
+                float c = (float) (2 * dy[0] / f);
+                float[] mp = new float[m * n];
+                if (rows) Gemm.nn(m, n, m, g, pd, mp, false);
+                else Gemm.nn(m, n, n, pd, g, mp, false);
+                VectorMath.axpy(c, mp, 0, p.gradForAccumulation(), 0, m * n);
+            });
+        }
+        return y;
+    }
+
     /** Exact GELU, 0.5·x·(1 + erf(x/√2)) (BERT's "gelu"). */
     public static Variable gelu(Variable x) {
         return unary(x, Activations::gelu, Activations::geluBackward);

@@ -87,6 +87,10 @@ public record LoraConfig(int r, float loraAlpha, float loraDropout, TargetModule
         return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, init, rankPattern, alphaPattern);
     }
 
+    public LoraConfig withRank(int rank) {
+        return new LoraConfig(rank, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, rankPattern, alphaPattern);
+    }
+
     public LoraConfig withPatterns(Map<String, Integer> ranks, Map<String, Float> alphas) {
         return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, ranks, alphas);
     }

@@ -142,6 +142,28 @@ class OpsGradientTest {
     }
 
     @Test
+    void scaleRows() {
+        Variable x = param(rnd, 1, 4, 6), s = param(rnd, 1, 4, 1);
+        float[] r = probe(24);
+        GradCheck.of("scaleRows", () -> Ops.dot(Ops.scaleRows(x, s), r)).wrt("x", x).wrt("s", s).run();
+        float[] y = Ops.scaleRows(x, s).data();
+        assertEquals(x.data()[7] * s.data()[1], y[7], 1e-7f);
+    }
+
+    @Test
+    void gramDeviationOfRowsAndColumns() {
+        Variable a = param(rnd, 0.5, 3, 7), b = param(rnd, 0.5, 6, 3);
+        GradCheck.of("||AAᵀ−I||", () -> Ops.gramDeviation(a, true)).wrt("a", a).step(1e-3).run();
+        GradCheck.of("||BᵀB−I||", () -> Ops.gramDeviation(b, false)).wrt("b", b).step(1e-3).run();
+        // The definition, by hand: orthonormal rows give 0; a single row of norm 2 gives |4 − 1| = 3.
+        Variable e = Variable.parameter(dev.lora4j.tensor.Tensor.of(new float[] {1, 0, 0, 0, 1, 0}, 2, 3));
+        assertEquals(0f, Ops.gramDeviation(e, true).data()[0], 1e-7f);
+        Variable two = Variable.parameter(dev.lora4j.tensor.Tensor.of(new float[] {0, 2, 0}, 1, 3));
+        assertEquals(3f, Ops.gramDeviation(two, true).data()[0], 1e-6f);
+        assertEquals((float) Math.sqrt(3 * 3 + 2), Ops.gramDeviation(two, false).data()[0], 1e-6f);
+    }
+
+    @Test
     void scale() {
         Variable x = param(rnd, 1, 3, 7);
         float[] r = probe(21);
