@@ -80,6 +80,27 @@ final class TrainCommand implements Callable<Integer> {
         "2 directions from the start, 4 after 100 steps, 8 after 200 (up to --lora-r); new directions start at zero"})
     String rankSchedule;
 
+    @Option(names = "--init-r", description = "AdaLoRA (--method adalora): every layer's starting rank; --lora-r is the target average rank (default ${DEFAULT-VALUE})")
+    int initR = 12;
+
+    @Option(names = "--tinit", description = "AdaLoRA: warm-up steps before pruning (default ${DEFAULT-VALUE})")
+    int tinit;
+
+    @Option(names = "--tfinal", description = "AdaLoRA: final steps with the allocation fixed (default ${DEFAULT-VALUE})")
+    int tfinal;
+
+    @Option(names = "--delta-t", description = "AdaLoRA: steps between budget allocations (default ${DEFAULT-VALUE})")
+    int deltaT = 1;
+
+    @Option(names = "--adalora-beta1", description = "AdaLoRA: EMA factor of the sensitivity (default ${DEFAULT-VALUE})")
+    double adaBeta1 = 0.85;
+
+    @Option(names = "--adalora-beta2", description = "AdaLoRA: EMA factor of the uncertainty (default ${DEFAULT-VALUE})")
+    double adaBeta2 = 0.85;
+
+    @Option(names = "--orth-reg-weight", description = "AdaLoRA: weight of the orthogonality regulariser (default ${DEFAULT-VALUE})")
+    double orthRegWeight = 0.5;
+
     @Option(names = "--epochs", description = "default ${DEFAULT-VALUE}")
     int epochs = 3;
 
@@ -141,6 +162,10 @@ final class TrainCommand implements Callable<Integer> {
         } else {
             DatasetSplits splits = DatasetReader.readSplits(data);
             Task task = DatasetReader.inferTask(splits.train());
+            if (method == SequenceClassification.Method.ADALORA && task != Task.CLASSIFICATION) {
+                System.err.println("lora4j train: --method adalora trains classifiers only so far; " + data + " holds " + task + " data");
+                return 2;
+            }
             if (task == Task.CAUSAL_LM) return trainCausalLm(splits);
             if (task == Task.EMBEDDING) return trainEmbedding(splits);
             List<Record> eval = splits.hasTest() ? splits.test() : splits.valid();
@@ -160,13 +185,13 @@ final class TrainCommand implements Callable<Integer> {
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).run(train, test, method, lora, options, out, !json);
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).withAdaLora(adaLoraConfig(lora)).run(train, test, method, lora, options, out, !json);
         var h = res.history();
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
         System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s, final loss %.4f%n",
             h.losses().size(), h.seconds(), h.tokens() / h.seconds(), h.losses().get(h.losses().size() - 1));
-        System.out.println((method == SequenceClassification.Method.LORA ? "adapter: " : "trained weights: ")
+        System.out.println((method == SequenceClassification.Method.LORA || method == SequenceClassification.Method.ADALORA ? "adapter: " : "trained weights: ")
             + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -263,6 +288,11 @@ final class TrainCommand implements Callable<Integer> {
     private LoraConfig loraConfig(String defaultTargets) {
         return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora)
             .withPatterns(rankPattern, alphaPattern);
+    }
+
+    /** AdaLoRA's settings from the flags: target_r is --lora-r; total_step is filled in by the run. */
+    private dev.lora4j.peft.AdaLoraConfig adaLoraConfig(LoraConfig lora) {
+        return new dev.lora4j.peft.AdaLoraConfig(lora, r, Math.max(initR, r), tinit, tfinal, deltaT, adaBeta1, adaBeta2, orthRegWeight, Long.MAX_VALUE);
     }
 
     private dev.lora4j.peft.RankSchedule rankSchedule() {

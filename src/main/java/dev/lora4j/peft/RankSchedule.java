@@ -92,9 +92,9 @@ public final class RankSchedule {
             }
         }
         Run run = new Run(factors);
+        run.rank = stages.get(0).rank();
         // Directions beyond the first stage start switched off (zero in both factors).
         for (Factor f : factors) f.zero(stages.get(0).rank(), f.r);
-        run.rank = stages.get(0).rank();
         return run;
     }
 
@@ -128,7 +128,6 @@ public final class RankSchedule {
     public final class Run {
         private final List<Factor> factors;
         private int rank;
-        private boolean first = true;
 
         private Run(List<Factor> factors) {
             this.factors = factors;
@@ -139,18 +138,14 @@ public final class RankSchedule {
             return rank;
         }
 
-        /**
-         * Brings the active directions to the schedule's rank after {@code step} completed steps. The first call
-         * takes the rank as given without touching values (a run resumed from a checkpoint has its grown
-         * directions restored already); later calls switch new directions on at their initial values.
-         */
+        /** Takes the rank of {@code step} as given (a resumed run has its grown directions restored already). */
+        public void start(long step) {
+            rank = rankAt(step);
+        }
+
+        /** After {@code step} completed steps: switches new directions on at their initial values. */
         public void atStep(long step) {
             int target = rankAt(step);
-            if (first) {
-                first = false;
-                rank = target;
-                return;
-            }
             if (target <= rank) return;
             for (Factor f : factors) f.restore(rank, target);
             rank = target;

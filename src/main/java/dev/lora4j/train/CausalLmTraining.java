@@ -76,7 +76,7 @@ public final class CausalLmTraining {
         TrainingOptions perBatch = new TrainingOptions(options.epochs(), 1, options.gradAccum(), options.lr(), options.weightDecay(),
             options.warmup(), options.schedule(), options.maxGradNorm(), options.seed(), options.maxSteps());
         Trainer trainer = new Trainer(perBatch, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
-        if (rankSchedule != null) trainer.withStepHook(rankSchedule.start(peft, "default")::atStep);
+        if (rankSchedule != null) trainer.withStepHook(AdapterSchedules.rankSchedule(rankSchedule.start(peft, "default")));
         TrainingHistory history = trainer
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();

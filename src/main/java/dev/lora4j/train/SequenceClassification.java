@@ -67,6 +67,16 @@ public final class SequenceClassification {
      * on, a resumed run is a correct continuation but not bit-identical to an uninterrupted one.
      */
     private dev.lora4j.peft.RankSchedule rankSchedule;
+    private dev.lora4j.peft.AdaLoraConfig adaLora;
+
+    /**
+     * The AdaLoRA settings of {@link Method#ADALORA} runs (targets, alpha and dropout come from the run's LoRA
+     * config; total_step is set to the run's step count).
+     */
+    public SequenceClassification withAdaLora(dev.lora4j.peft.AdaLoraConfig settings) {
+        this.adaLora = settings;
+        return this;
+    }
 
     /** LoRA runs grow their rank on this schedule (null: full rank from the start). */
     public SequenceClassification withRankSchedule(dev.lora4j.peft.RankSchedule schedule) {
@@ -107,10 +117,11 @@ public final class SequenceClassification {
     }
 
     /**
-     * What trains: LoRA (adapters, plus the head in full), full fine-tuning (every weight) or head only (the
-     * classifier and a new pooler, the encoder frozen): the two baselines LoRA is judged against.
+     * What trains: LoRA (adapters, plus the head in full), AdaLoRA (the same with an adaptive rank budget), full
+     * fine-tuning (every weight) or head only (the classifier and a new pooler, the encoder frozen): the two
+     * baselines LoRA is judged against.
      */
-    public enum Method { LORA, FULL, HEAD }
+    public enum Method { LORA, FULL, HEAD, ADALORA }
 
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
@@ -137,8 +148,15 @@ public final class SequenceClassification {
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
         LoraModel peft = null;
+        dev.lora4j.peft.AdaLoraConfig ada = null;
         switch (method) {
             case LORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
+            case ADALORA -> {
+                dev.lora4j.peft.AdaLoraConfig base = adaLora != null ? adaLora : dev.lora4j.peft.AdaLoraConfig.of(lora, Long.MAX_VALUE);
+                ada = new dev.lora4j.peft.AdaLoraConfig(lora.withModulesToSave(save), base.targetR(), base.initR(), base.tinit(), base.tfinal(),
+                    base.deltaT(), base.beta1(), base.beta2(), base.orthRegWeight(), Trainer.totalSteps(train.size(), options));
+                peft = dev.lora4j.peft.AdaLora.inject(model, "default", ada, options.seed());
+            }
             case FULL -> model.setTrainable(true);
             case HEAD -> {
                 model.setTrainable(false);
@@ -153,16 +171,24 @@ public final class SequenceClassification {
         model.train(true);
         Tokenizer tok = tokenizer;
         Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
-        if (peft != null && rankSchedule != null) trainer.withStepHook(rankSchedule.start(peft, "default")::atStep);
+        if (peft != null && rankSchedule != null) {
+            if (ada != null) throw new IllegalArgumentException("--rank-schedule and AdaLoRA both set the rank; choose one");
+            trainer.withStepHook(AdapterSchedules.rankSchedule(rankSchedule.start(peft, "default")));
+        }
+        dev.lora4j.peft.AdaLora allocator = ada == null ? null : new dev.lora4j.peft.AdaLora(peft, "default", ada);
+        if (allocator != null) trainer.withStepHook(AdapterSchedules.adaLora(allocator));
         TrainingHistory history = trainer.fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
-            return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));
+            Variable loss = Ops.crossEntropy(model.forward(in), labels, -100);
+            return new Trainer.LossFunction.Result(allocator == null ? loss : allocator.withRegulariser(loss), realTokens(in));
         });
         model.train(false);
         double after = accuracy(model, test);
 
-        if (peft != null) {
+        if (allocator != null) {
+            PeftAdapterWriter.saveAdaLora(peft, "default", ada, allocator.rankPattern(), outDir, "SEQ_CLS", checkpoint.hubId());
+        } else if (peft != null) {
             PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
         } else {
             Files.createDirectories(outDir);
@@ -172,7 +198,9 @@ public final class SequenceClassification {
         }
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
-        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
+        String title = method == Method.LORA ? "LoRA r=" + lora.r()
+            : method == Method.ADALORA ? "AdaLoRA r=" + ada.initR() + "->" + ada.targetR()
+            : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
         LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }

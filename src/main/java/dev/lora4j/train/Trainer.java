@@ -34,7 +34,19 @@ public final class Trainer {
     private Path checkpointDir;
     private int saveEvery;
     private boolean resume;
-    private java.util.function.LongConsumer stepHook;
+    private StepHook stepHook;
+
+    /** Something that acts between optimizer steps: a rank schedule, AdaLoRA's budget allocation. */
+    public interface StepHook {
+        /** Before training, with the completed step count (the restored one after a resume). */
+        default void start(long step) {}
+
+        /**
+         * After optimizer step number {@code completed} (1-based), before gradients are zeroed and before that
+         * step's checkpoint. It may change parameter values, not which parameters there are.
+         */
+        void afterStep(long completed);
+    }
 
     /**
      * Saves a checkpoint into {@code dir} every {@code saveEvery} optimizer steps; with {@code resume}, a run first
@@ -48,14 +60,17 @@ public final class Trainer {
         return this;
     }
 
-    /**
-     * Calls {@code hook} with the number of completed optimizer steps: once before training (after a resume,
-     * with the restored step) and after every step, before that step's checkpoint. The hook may change the
-     * values of parameters (a rank schedule switching directions on), not which parameters there are.
-     */
-    public Trainer withStepHook(java.util.function.LongConsumer hook) {
+    /** Runs {@code hook} before training and after every optimizer step. */
+    public Trainer withStepHook(StepHook hook) {
         this.stepHook = hook;
         return this;
+    }
+
+    /** Optimizer steps of a run over {@code examples} examples (what LR schedules and AdaLoRA lay out over). */
+    public static long totalSteps(int examples, TrainingOptions options) {
+        int microPerEpoch = (examples + options.batchSize() - 1) / options.batchSize();
+        long total = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
+        return options.maxSteps() > 0 ? Math.min(total, options.maxSteps()) : total;
     }
 
     public Trainer(TrainingOptions options, boolean showProgress) {
@@ -66,8 +81,7 @@ public final class Trainer {
     public <T> TrainingHistory fit(List<T> examples, List<Variable> trainable, LossFunction<T> lossFn) throws IOException {
         if (examples.isEmpty()) throw new IllegalArgumentException("no training examples");
         int microPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
-        long totalSteps = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
-        if (options.maxSteps() > 0) totalSteps = Math.min(totalSteps, options.maxSteps());
+        long totalSteps = totalSteps(examples.size(), options);
         AdamW optimizer = new AdamW(trainable, options.lr(), options.weightDecay());
         LrSchedule schedule = LrSchedule.parse(options.schedule(), LrSchedule.warmupSteps(options.warmup(), totalSteps), totalSteps);
         TrainingHistory history = new TrainingHistory();
@@ -84,7 +98,7 @@ public final class Trainer {
                 seenTokens = restoredTokens = restored.get().tokens();
             }
         }
-        if (stepHook != null) stepHook.accept(step);
+        if (stepHook != null) stepHook.start(step);
         long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
         long resumeStep = step;
         try (ProgressBar bar = progressBar(totalSteps)) {
@@ -110,10 +124,10 @@ public final class Trainer {
                         optimizer.setLearningRate(options.lr() * schedule.factor(step));
                         if (options.maxGradNorm() > 0) GradientClipping.clipGlobalNorm(trainable, options.maxGradNorm());
                         optimizer.step();
+                        if (stepHook != null) stepHook.afterStep(step + 1);
                         optimizer.zeroGrad();
                         history.add(stepLoss / inStep);
                         step++;
-                        if (stepHook != null) stepHook.accept(step);
                         if (checkpointDir != null && saveEvery > 0 && (step % saveEvery == 0 || step == totalSteps)) {
                             Checkpoint.save(checkpointDir, trainable, optimizer,
                                 new Checkpoint.Progress(step, history.losses(), seenExamples, seenTokens));

@@ -53,7 +53,7 @@ class RankScheduleTest {
         Map<String, float[]> init = new java.util.HashMap<>();
         lora.adapterStateDict("default").forEach((k, t) -> init.put(k, t.data().clone()));
         RankSchedule.Run run = RankSchedule.parse("2@0,4@3").start(lora, "default");
-        run.atStep(0);
+        run.start(0);
         assertEquals(2, run.rank());
         List<Variable> params = lora.trainableVariables();
         AdamW opt = new AdamW(params, 1e-2, 0.0);
@@ -108,10 +108,22 @@ class RankScheduleTest {
         List<Long> seen = new ArrayList<>();
         TrainingOptions o = new TrainingOptions(1, 1, 1, 1e-2, 0, 0, "constant", 0, 1);
         List<Integer> examples = List.of(0, 1, 2, 3, 4, 5);
-        new Trainer(o, false).withStepHook(s -> { seen.add(s); run.atStep(s); })
+        new Trainer(o, false).withStepHook(new Trainer.StepHook() {
+                @Override
+                public void start(long step) {
+                    seen.add(-step - 1);
+                    run.start(step);
+                }
+
+                @Override
+                public void afterStep(long completed) {
+                    seen.add(completed);
+                    run.atStep(completed);
+                }
+            })
             .fit(examples, lora.trainableVariables(), batch -> new Trainer.LossFunction.Result(
                 Ops.crossEntropy(n.forward(LoraModelTest.IDS), TARGETS, -100), TARGETS.length));
-        assertEquals(List.of(0L, 1L, 2L, 3L, 4L, 5L, 6L), seen);
+        assertEquals(List.of(-1L, 1L, 2L, 3L, 4L, 5L, 6L), seen, "start(0), then after each of the 6 steps");
         assertEquals(4, run.rank());
         for (LoraLayer l : lora.loraLayers()) {
             // Direction 3 joined after step 4 and trained for two steps.
