@@ -16,6 +16,7 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Contrastive LoRA fine-tuning of a sentence-embedding model on (anchor, positive[, negative]) pairs with
@@ -44,12 +45,19 @@ public final class EmbeddingTraining {
     public Result run(List<Record.Pair> train, List<Record.Pair> eval, LoraConfig lora, TrainingOptions options, Path outDir,
                       boolean progress, int saveEvery, boolean resume) throws IOException {
         BertModel model = new BertModel(checkpoint.config(), checkpoint.weights(), checkpoint.prefix(), false);
-        model.train(false);
-        Retrieval before = retrieval(model, eval);
         LoraModel peft = LoraModel.inject(model, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
         model.train(true);
         TrainingHistory history = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
+                model.train(false);
+                try {
+                    Retrieval r = retrieval(model, eval);
+                    return Map.of("eval_accuracy_at_1", r.accuracyAt1(), "eval_mrr", r.mrr());
+                } finally {
+                    model.train(true);
+                }
+            })
             .fit(train, peft.trainableVariables(), batch -> {
                 List<String> anchors = new ArrayList<>(), candidates = new ArrayList<>();
                 for (Record.Pair p : batch) {
@@ -64,11 +72,15 @@ public final class EmbeddingTraining {
                 return new Trainer.LossFunction.Result(Ops.crossEntropy(scores, targets, -100), anchors.size() + candidates.size());
             });
         model.train(false);
-        Retrieval after = retrieval(model, eval);
+        Retrieval before = asRetrieval(history.firstEval().orElseThrow()), after = asRetrieval(history.lastEval().orElseThrow());
         PeftAdapterWriter.save(peft, "default", outDir, "FEATURE_EXTRACTION", checkpoint.hubId());
         Path png = outDir.resolve("loss.png");
-        LossCurve.writePng(history.losses(), "LoRA r=" + lora.r() + " contrastive, " + checkpoint.name(), png);
+        LossCurve.writePng(history, "LoRA r=" + lora.r() + " contrastive, " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
+    }
+
+    private static Retrieval asRetrieval(TrainingHistory.Eval e) {
+        return new Retrieval(e.metric("eval_accuracy_at_1"), e.metric("eval_mrr"));
     }
 
     private Variable embed(BertModel model, List<String> texts) {
