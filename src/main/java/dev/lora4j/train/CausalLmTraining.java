@@ -98,6 +98,22 @@ public final class CausalLmTraining {
         }
     }
 
+    /** Mean next-token loss over the target tokens of some records, and how many there were. */
+    public record Evaluation(double loss, long tokens) {
+        public double perplexity() {
+            return Math.exp(loss);
+        }
+    }
+
+    /** The model as it is now (with any adapter loaded), measured on {@code records} in eval mode. */
+    public Evaluation evaluate(List<Record> records, int batchSize) {
+        Module root = (Module) model;
+        root.train(false);
+        List<CausalLmBatch> batches = batches(records, batchSize, 0, false);
+        long tokens = batches.stream().mapToLong(CausalLmBatch::targetCount).sum();
+        return new Evaluation(meanLoss(batches), tokens);
+    }
+
     /** Mean next-token loss over all target tokens of the batches (NaN for none). */
     private double meanLoss(List<CausalLmBatch> batches) {
         double sum = 0;

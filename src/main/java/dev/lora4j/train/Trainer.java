@@ -88,6 +88,7 @@ public final class Trainer {
         LrSchedule schedule = LrSchedule.parse(options.schedule(), LrSchedule.warmupSteps(options.warmup(), totalSteps), totalSteps);
         TrainingHistory history = new TrainingHistory();
         Random shuffle = new Random(options.seed());
+        evalNanos = 0;
         long start = System.nanoTime(), seenExamples = 0, seenTokens = 0, step = 0, lastCheckpoint = -1;
         // Counts restored from a checkpoint carry on into the next checkpoint; the history's rate covers this run only.
         long restoredExamples = 0, restoredTokens = 0;
@@ -101,7 +102,7 @@ public final class Trainer {
                 seenTokens = restoredTokens = restored.get().tokens();
             }
         }
-        if (evaluator != null && step == 0) history.add(new TrainingHistory.Eval(0, evaluator.evaluate()));
+        if (evaluator != null && step == 0) history.add(evaluate(0));
         long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
         long resumeStep = step;
         try (ProgressBar bar = progressBar(totalSteps)) {
@@ -135,7 +136,7 @@ public final class Trainer {
                         history.add(new TrainingHistory.Step(step, stepLoss / inStep, lr, seenTokens));
                         boolean last = step == totalSteps;
                         if (evaluator != null && (last || options.evalEvery() > 0 && step % options.evalEvery() == 0)) {
-                            history.add(new TrainingHistory.Eval(step, evaluator.evaluate()));
+                            history.add(evaluate(step));
                         }
                         if (checkpointDir != null && saveEvery > 0 && (step % saveEvery == 0 || last)) {
                             Checkpoint.save(checkpointDir, trainable, optimizer,
@@ -144,7 +145,7 @@ public final class Trainer {
                             if (metricsFile != null) MetricsLog.write(metricsFile, history);
                         }
                         if (bar != null) {
-                            double secs = (System.nanoTime() - start) / 1e9;
+                            double secs = (System.nanoTime() - start - evalNanos) / 1e9;
                             bar.step();
                             bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  lr %.2e  %.0f tok/s", stepLoss / inStep, lr,
                                 (seenTokens - restoredTokens) / secs));
@@ -156,9 +157,21 @@ public final class Trainer {
                 }
             }
         }
-        history.finish((System.nanoTime() - start) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);
+        history.finish((System.nanoTime() - start - evalNanos) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);
         if (metricsFile != null) MetricsLog.write(metricsFile, history);
         return history;
+    }
+
+    /** Time spent evaluating, kept out of the training time and tokens/s. */
+    private long evalNanos;
+
+    private TrainingHistory.Eval evaluate(long step) throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            return new TrainingHistory.Eval(step, evaluator.evaluate());
+        } finally {
+            evalNanos += System.nanoTime() - t0;
+        }
     }
 
     private TrainingDivergedException diverged(float loss, long step, int epoch, int micro, long lastCheckpoint) {

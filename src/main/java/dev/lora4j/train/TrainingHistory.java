@@ -66,7 +66,7 @@ public final class TrainingHistory {
         return evals.isEmpty() ? Optional.empty() : Optional.of(evals.getLast());
     }
 
-    /** Wall-clock seconds of this run's training loop (a resumed run counts only its own part). */
+    /** Wall-clock seconds of this run's training loop, evaluations excluded (a resumed run counts only its own part). */
     public double seconds() {
         return seconds;
     }
