@@ -41,6 +41,7 @@ class EncoderCliTest {
             "--max-seq-len", "32", "--save-every", "0", "--json").json();
         assertEquals("classification", s.get("task").asText());
         assertTrue(s.get("trainable_percent").asDouble() < 5, s.toString());
+        assertEquals(0, s.get("truncated_examples").asInt());
         JsonNode e = CliRunner.ok("eval", "--adapter", out.toString(), "--data", dir.resolve("test.jsonl").toString(),
             "--max-seq-len", "32", "--json").json();
         assertEquals(s.get("accuracy_after").asDouble(), e.get("accuracy").asDouble(), 1e-12, "the saved adapter gives the same accuracy");
@@ -50,9 +51,10 @@ class EncoderCliTest {
         Path csvFile = tmp.resolve("train.csv");
         Files.write(csvFile, csv);
         JsonNode c = CliRunner.ok("train", "--data", csvFile.toString(), "--eval-data", dir.resolve("test.jsonl").toString(),
-            "--out", tmp.resolve("cls-csv").toString(), "--steps", "2", "--batch-size", "6", "--max-seq-len", "32", "--save-every", "0",
-            "--method", "head", "--json").json();
+            "--out", tmp.resolve("cls-csv").toString(), "--steps", "2", "--batch-size", "6", "--save-every", "0",
+            "--method", "head", "--max-seq-len", "6", "--json").json();
         assertEquals("head", c.get("method").asText());
+        assertEquals(csv.size() - 1, c.get("truncated_examples").asInt(), "every text is longer than 6 tokens with [CLS] and [SEP]");
         assertTrue(Files.isRegularFile(tmp.resolve("cls-csv/model.safetensors")));
 
         Path unseen = tmp.resolve("unseen.jsonl");
