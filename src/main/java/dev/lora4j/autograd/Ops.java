@@ -558,6 +558,61 @@ public final class Ops {
         return loss;
     }
 
+    /**
+     * Knowledge distillation's soft-target loss (Hinton et al. 2015): over the rows whose target is not
+     * {@code ignoreIndex}, the mean of T²·KL(p_t ‖ p_s) with p_t = softmax(teacher/T), p_s = softmax(student/T),
+     * i.e. T²·Σ_v p_t(v)·(log p_t(v) − log p_s(v)). The T² keeps its gradient on the scale of the hard loss's as T
+     * changes. Backward: d student = T·(p_s − p_t) / rows counted. The teacher's logits are constants.
+     */
+    public static Variable distillationKl(Variable student, float[] teacher, float temperature, int[] targets, int ignoreIndex) {
+        int rows = student.shape().rows(), vocab = student.shape().cols();
+        if (teacher.length != student.size()) {
+            throw new IllegalArgumentException("distillationKl: teacher logits have " + teacher.length + " values, student " + student.shape()
+                + " (teacher and student must share the vocabulary)");
+        }
+        if (targets.length != rows) throw new IllegalArgumentException("distillationKl: " + targets.length + " targets for " + rows + " rows");
+        if (!(temperature > 0)) throw new IllegalArgumentException("distillationKl: temperature must be positive, got " + temperature);
+        int counted = 0;
+        for (int t : targets) if (t != ignoreIndex) counted++;
+        boolean grad = needsGrad(student);
+        float[] d = grad ? new float[student.size()] : null;
+        double total = 0, invT = 1.0 / temperature;
+        double[] ps = new double[vocab], pt = new double[vocab];
+        float[] sd = student.data();
+        for (int r = 0; r < rows; r++) {
+            if (targets[r] == ignoreIndex) continue;
+            int o = r * vocab;
+            double lzs = logSumExp(sd, o, vocab, invT, ps), lzt = logSumExp(teacher, o, vocab, invT, pt);
+            double kl = 0;
+            for (int v = 0; v < vocab; v++) {
+                double logPt = teacher[o + v] * invT - lzt, logPs = sd[o + v] * invT - lzs;
+                double p = Math.exp(logPt);
+                kl += p * (logPt - logPs);
+                pt[v] = p;
+                ps[v] = Math.exp(logPs);
+            }
+            total += kl;
+            if (grad) for (int v = 0; v < vocab; v++) d[o + v] = (float) (temperature * (ps[v] - pt[v]) / counted);
+        }
+        Variable loss = output(Shape.of(), grad);
+        loss.data()[0] = (float) (counted == 0 ? 0 : temperature * temperature * total / counted);
+        if (grad && counted > 0) {
+            Tape.current().record(loss, () -> {
+                if (loss.grad() != null) VectorMath.axpy(loss.grad()[0], d, 0, student.gradForAccumulation(), 0, d.length);
+            });
+        }
+        return loss;
+    }
+
+    /** log Σ exp(x·s) over x[o, o+n), stably (the max subtracted first). */
+    private static double logSumExp(float[] x, int o, int n, double s, double[] scratch) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < n; v++) max = Math.max(max, x[o + v] * s);
+        double sum = 0;
+        for (int v = 0; v < n; v++) sum += Math.exp(x[o + v] * s - max);
+        return max + Math.log(sum);
+    }
+
     /** Mean squared error between x and a constant target of the same size. */
     public static Variable mse(Variable x, float[] target) {
         int n = x.size();

@@ -98,6 +98,19 @@ final class TrainCommand implements Callable<Integer> {
         "2 directions from the start, 4 after 100 steps, 8 after 200 (up to --lora-r); new directions start at zero"})
     String rankSchedule;
 
+    @Option(names = "--teacher", description = {"distillation (causal LM): a larger decoder whose logits the student also learns from;",
+        "it must share the student's tokenizer (Hugging Face directory or Hub id)"})
+    String teacher;
+
+    @Option(names = "--teacher-adapter", description = "a Peft adapter merged into the teacher first")
+    Path teacherAdapter;
+
+    @Option(names = "--distill-alpha", description = "weight of the KL term: loss = (1-a)*CE + a*T^2*KL (default ${DEFAULT-VALUE})")
+    float distillAlpha = 0.5f;
+
+    @Option(names = "--temperature", description = "distillation temperature T softening both distributions (default ${DEFAULT-VALUE})")
+    float temperature = 2f;
+
     @Option(names = "--init-r", description = "AdaLoRA (--method adalora): every layer's starting rank; --lora-r is the target average rank (default ${DEFAULT-VALUE})")
     int initR = 12;
 
@@ -277,6 +290,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Sequence classification on a BERT-family encoder: LoRA, or the full / head-only baselines. */
     private Outcome trainClassifier(List<LabelledText> train, List<LabelledText> eval, List<String> labelNames, String dataName) throws Exception {
+        if (teacher != null) throw new IllegalArgumentException("--teacher distils causal language models only so far");
         LoraConfig lora = loraConfig(BERT_TARGETS);
         TrainingOptions options = trainingOptions();
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + eval.size()
@@ -306,6 +320,7 @@ final class TrainCommand implements Callable<Integer> {
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + valid.size() + " eval records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
             CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack).withRankSchedule(rankSchedule());
+            if (teacher != null) driver.withTeacher(loadTeacher(), distillAlpha, temperature);
             CausalLmTraining.Result res = driver.run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
             System.out.println(res.parameters());
             System.out.printf(Locale.ROOT, "eval loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
@@ -322,6 +337,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Contrastive LoRA on a sentence-embedding model from (anchor, positive[, negative]) pairs. */
     private Outcome trainEmbedding(List<Record> trainRecords, List<Record> evalRecords) throws Exception {
+        if (teacher != null) throw new IllegalArgumentException("--teacher distils causal language models only so far");
         requireLoraMethod(Task.EMBEDDING);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         List<Record.Pair> train = trainRecords.stream().map(x -> (Record.Pair) x).toList();
@@ -355,6 +371,15 @@ final class TrainCommand implements Callable<Integer> {
     private LoraConfig loraConfig(String defaultTargets) {
         return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora)
             .withPatterns(rankPattern, alphaPattern);
+    }
+
+    /** The --teacher decoder, with --teacher-adapter merged in when given. */
+    private CausalLanguageModel loadTeacher() throws Exception {
+        CausalLanguageModel t = PretrainedModels.causalLm(HubClient.resolve(teacher, DownloadListener.NONE));
+        if (teacherAdapter != null) dev.lora4j.peft.PeftAdapterReader.load((dev.lora4j.nn.Module) t, teacherAdapter, "teacher", 0).mergeAndUnload();
+        System.out.println("teacher: " + teacher + (teacherAdapter == null ? "" : " + " + teacherAdapter) + "; distill alpha " + distillAlpha
+            + ", temperature " + temperature);
+        return t;
     }
 
     /** AdaLoRA's settings from the flags: target_r is --lora-r; total_step is filled in by the run. */

@@ -56,6 +56,23 @@ public final class CausalLmTraining {
     }
 
     private dev.lora4j.peft.RankSchedule rankSchedule;
+    private CausalLanguageModel teacher;
+    private float distillAlpha, temperature;
+
+    /**
+     * Distillation: the loss becomes (1 − alpha)·cross-entropy + alpha·T²·KL(teacher ‖ student) on the trained
+     * positions, the teacher's logits (softened by temperature T) taken on the same batch without gradients.
+     * Teacher and student must share the tokenizer (the same vocabulary, the same ids).
+     */
+    public CausalLmTraining withTeacher(CausalLanguageModel teacher, float alpha, float temperature) {
+        if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("distill alpha must be in [0, 1], got " + alpha);
+        if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be positive, got " + temperature);
+        this.teacher = teacher;
+        this.distillAlpha = alpha;
+        this.temperature = temperature;
+        ((Module) teacher).train(false);
+        return this;
+    }
 
     /** Grows the adapter's rank on this schedule (null: full rank from the start). */
     public CausalLmTraining withRankSchedule(dev.lora4j.peft.RankSchedule schedule) {
@@ -68,6 +85,16 @@ public final class CausalLmTraining {
     /** How many training records of the last run were longer than the max sequence length and were truncated. */
     public int truncatedExamples() {
         return truncatedTrain;
+    }
+
+    /** (1 − alpha)·hard loss + alpha·soft loss against the teacher's logits on the same batch. */
+    private dev.lora4j.autograd.Variable distill(dev.lora4j.autograd.Variable hard, dev.lora4j.autograd.Variable logits, CausalLmBatch b) {
+        float[] soft;
+        try (var s = dev.lora4j.autograd.Tape.noGrad()) {
+            soft = teacher.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask()).data();
+        }
+        var kl = Ops.distillationKl(logits, soft, temperature, b.labels(), CausalLmExample.IGNORE);
+        return Ops.addScaled(Ops.scale(hard, 1 - distillAlpha), kl, distillAlpha);
     }
 
     public Result run(List<Record> train, List<Record> valid, LoraConfig lora, TrainingOptions options, Path outDir,
@@ -96,7 +123,9 @@ public final class CausalLmTraining {
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();
                 var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
-                return new Trainer.LossFunction.Result(Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE), b.targetCount());
+                var loss = Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE);
+                if (teacher != null) loss = distill(loss, logits, b);
+                return new Trainer.LossFunction.Result(loss, b.targetCount());
             });
         root.train(false);
         double before = history.firstEval().orElseThrow().metric("eval_loss");

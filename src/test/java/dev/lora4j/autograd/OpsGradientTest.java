@@ -142,6 +142,30 @@ class OpsGradientTest {
     }
 
     @Test
+    void distillationKlGradientAndDefinition() {
+        Variable s = param(rnd, 1.5, 4, 7);
+        float[] teacher = randn(rnd, 28, 2.0);
+        int[] targets = {3, -100, 0, 6};
+        GradCheck.of("T²·KL(teacher ‖ student)", () -> Ops.distillationKl(s, teacher, 2.5f, targets, -100)).wrt("s", s).step(1e-3).run();
+        // The definition by hand for the first counted row alone, at T = 1.
+        Variable one = param(rnd, 1, 1, 3);
+        float[] t = {0.5f, -1f, 2f};
+        double[] pt = softmax(t), ps = softmax(one.data());
+        double kl = 0;
+        for (int v = 0; v < 3; v++) kl += pt[v] * Math.log(pt[v] / ps[v]);
+        assertEquals(kl, Ops.distillationKl(one, t, 1f, new int[] {1}, -100).data()[0], 1e-6);
+        assertEquals(0f, Ops.distillationKl(one, one.data().clone(), 3f, new int[] {1}, -100).data()[0], 1e-6, "same logits: no divergence");
+    }
+
+    private static double[] softmax(float[] x) {
+        double[] e = new double[x.length];
+        double sum = 0;
+        for (int i = 0; i < x.length; i++) sum += e[i] = Math.exp(x[i]);
+        for (int i = 0; i < x.length; i++) e[i] /= sum;
+        return e;
+    }
+
+    @Test
     void scaleRows() {
         Variable x = param(rnd, 1, 4, 6), s = param(rnd, 1, 4, 1);
         float[] r = probe(24);

@@ -55,4 +55,38 @@ class CausalLmTrainingTest {
             assertTrue(Files.readString(tmp.resolve("adapter/adapter_config.json")).contains("\"task_type\" : \"CAUSAL_LM\""));
         }
     }
+
+    static float klOnText(CausalLanguageModel student, CausalLanguageModel teacher, int[] ids) {
+        try (var s = dev.lora4j.autograd.Tape.noGrad()) {
+            float[] t = teacher.forward(ids, 1, ids.length, null).data();
+            return dev.lora4j.autograd.Ops.distillationKl(student.forward(ids, 1, ids.length, null), t, 1f, new int[ids.length], -100).data()[0];
+        }
+    }
+
+    @Test
+    void distillationPullsTheStudentTowardsTheTeacher() throws Exception {
+        Path dir = modelDir();
+        // The teacher: the same small model with a random LoRA update merged in, so it computes something else.
+        CausalLanguageModel teacher = PretrainedModels.causalLm(dir);
+        var t = dev.lora4j.peft.LoraModel.inject((dev.lora4j.nn.Module) teacher, LoraConfig.of(4, 8, "all-linear"), 5);
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(6);
+        for (var l : t.loraLayers()) for (var v : l.adapterParameters("default").values()) {
+            float[] d = v.data();
+            for (int i = 0; i < d.length; i++) d[i] = (float) rnd.nextGaussian() * 0.3f;
+        }
+        t.mergeAndUnload();
+        CausalLanguageModel student = PretrainedModels.causalLm(dir);
+        List<Record> train = new ArrayList<>();
+        for (int i = 0; i < 16; i++) train.add(new Record.Text(i % 2 == 0 ? "lower newest lower" : "newest lower newest"));
+        try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
+            int[] ids = tok.encode("lower newest lower").ids();
+            float before = klOnText(student, teacher, ids);
+            new CausalLmTraining(student, tok, "llama-tiny", 32, false, false).withTeacher(teacher, 1f, 2f)
+                .run(train, List.of(new Record.Text("lower newest")), LoraConfig.of(8, 16, "all-linear"),
+                    new TrainingOptions(3, 4, 1, 1e-2, 0.0, 0, "constant", 1.0, 3), tmp.resolve("adapter"), false, 0, false);
+            float after = klOnText(student, teacher, ids);
+            assertTrue(before > 0.05, "the teacher differs from the student at the start: KL " + before);
+            assertTrue(after < before / 2, "pure distillation (alpha 1) halves the KL to the teacher at least: " + before + " -> " + after);
+        }
+    }
 }
