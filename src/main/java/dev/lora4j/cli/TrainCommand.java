@@ -310,7 +310,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Causal-LM LoRA on a decoder (GPT-2, Llama, Mistral, Qwen2) from a directory or Hub id. */
     private Outcome trainCausalLm(List<Record> train, List<Record> valid) throws Exception {
-        requireLoraMethod(Task.CAUSAL_LM);
+        if (method != SequenceClassification.Method.ADALORA) requireLoraMethod(Task.CAUSAL_LM);
         if (model.equals("all-MiniLM-L6-v2")) {
             throw new IllegalArgumentException(data + " holds causal-LM data; give a decoder with --model (a Hugging Face directory or org/name)");
         }
@@ -321,6 +321,7 @@ final class TrainCommand implements Callable<Integer> {
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
             CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack).withRankSchedule(rankSchedule());
             if (teacher != null) driver.withTeacher(loadTeacher(), distillAlpha, temperature);
+            if (method == SequenceClassification.Method.ADALORA) driver.withAdaLora(adaLoraConfig(lora));
             CausalLmTraining.Result res = driver.run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
             System.out.println(res.parameters());
             System.out.printf(Locale.ROOT, "eval loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),

@@ -56,6 +56,14 @@ public final class CausalLmTraining {
     }
 
     private dev.lora4j.peft.RankSchedule rankSchedule;
+    private dev.lora4j.peft.AdaLoraConfig adaLora;
+
+    /** Trains AdaLoRA instead of LoRA, with these settings (total_step is set to the run's step count). */
+    public CausalLmTraining withAdaLora(dev.lora4j.peft.AdaLoraConfig settings) {
+        this.adaLora = settings;
+        return this;
+    }
+
     private CausalLanguageModel teacher;
     private float distillAlpha, temperature;
 
@@ -104,7 +112,10 @@ public final class CausalLmTraining {
         Truncation.report(truncatedTrain, train.size(), "training records", maxSeqLen);
         List<CausalLmBatch> validBatches = valid.isEmpty() ? List.of() : batches(valid, options.batchSize(), options.seed(), false);
         Module root = (Module) model;
-        LoraModel peft = LoraModel.inject(root, lora, options.seed());
+        dev.lora4j.peft.AdaLoraConfig ada = adaLora == null ? null : new dev.lora4j.peft.AdaLoraConfig(lora, adaLora.targetR(),
+            adaLora.initR(), adaLora.tinit(), adaLora.tfinal(), adaLora.deltaT(), adaLora.beta1(), adaLora.beta2(), adaLora.orthRegWeight(),
+            Trainer.totalSteps(trainBatches.size(), options.withBatchSize(1)));
+        LoraModel peft = ada != null ? dev.lora4j.peft.AdaLora.inject(root, "default", ada, options.seed()) : LoraModel.inject(root, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
         root.train(true);
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
@@ -118,19 +129,26 @@ public final class CausalLmTraining {
                     root.train(true);
                 }
             });
-        if (rankSchedule != null) trainer.withStepHook(AdapterSchedules.rankSchedule(rankSchedule.start(peft, "default")));
+        if (rankSchedule != null) {
+            if (ada != null) throw new IllegalArgumentException("--rank-schedule and AdaLoRA both set the rank; choose one");
+            trainer.withStepHook(AdapterSchedules.rankSchedule(rankSchedule.start(peft, "default")));
+        }
+        dev.lora4j.peft.AdaLora allocator = ada == null ? null : new dev.lora4j.peft.AdaLora(peft, "default", ada);
+        if (allocator != null) trainer.withStepHook(AdapterSchedules.adaLora(allocator));
         TrainingHistory history = trainer
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();
                 var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
                 var loss = Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE);
                 if (teacher != null) loss = distill(loss, logits, b);
+                if (allocator != null) loss = allocator.withRegulariser(loss);
                 return new Trainer.LossFunction.Result(loss, b.targetCount());
             });
         root.train(false);
         double before = history.firstEval().orElseThrow().metric("eval_loss");
         double after = history.lastEval().orElseThrow().metric("eval_loss");
-        PeftAdapterWriter.save(peft, "default", outDir, "CAUSAL_LM", baseModelName);
+        if (allocator != null) PeftAdapterWriter.saveAdaLora(peft, "default", ada, allocator.rankPattern(), outDir, "CAUSAL_LM", baseModelName);
+        else PeftAdapterWriter.save(peft, "default", outDir, "CAUSAL_LM", baseModelName);
         Path png = outDir.resolve("loss.png");
         LossCurve.writePng(history, "LoRA r=" + lora.r() + " on " + baseModelName, png);
         return new Result(before, after, params, history, outDir, png);

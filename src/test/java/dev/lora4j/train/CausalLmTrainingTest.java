@@ -89,4 +89,32 @@ class CausalLmTrainingTest {
             assertTrue(after < before / 2, "pure distillation (alpha 1) halves the KL to the teacher at least: " + before + " -> " + after);
         }
     }
+
+    @Test
+    void adaLoraOnADecoderPrunesToTargetAndReloads() throws Exception {
+        Path dir = modelDir();
+        CausalLanguageModel model = PretrainedModels.causalLm(dir);
+        List<Record> train = new ArrayList<>();
+        for (int i = 0; i < 12; i++) train.add(new Record.Text(i % 2 == 0 ? "lower newest lower" : "newest lower newest"));
+        List<Record> valid = List.of(new Record.Text("lower newest lower"));
+        LoraConfig lora = LoraConfig.of(2, 8, "q_proj,v_proj");
+        try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
+            CausalLmTraining.Result r = new CausalLmTraining(model, tok, "llama-tiny", 32, false, false)
+                .withAdaLora(new dev.lora4j.peft.AdaLoraConfig(lora, 2, 4, 0, 1, 1, 0.85, 0.85, 0.5, Long.MAX_VALUE))
+                .run(train, valid, lora, new TrainingOptions(1, 4, 1, 1e-2, 0.0, 0, "constant", 1.0, 3), tmp.resolve("ada"), false, 0, false);
+            var config = new com.fasterxml.jackson.databind.ObjectMapper().readTree(tmp.resolve("ada/adapter_config.json").toFile());
+            assertEquals("ADALORA", config.path("peft_type").asText());
+            long kept = 0, layers = 0;
+            for (var keep : config.path("rank_pattern")) {
+                layers++;
+                for (var b : keep) kept += b.asBoolean() ? 1 : 0;
+            }
+            assertEquals(2 * 2, layers, "2 layers x (q_proj, v_proj)");
+            assertEquals(2 * layers, kept, "the final allocation keeps target_r per layer on average");
+            CausalLanguageModel fresh = PretrainedModels.causalLm(dir);
+            dev.lora4j.peft.PeftAdapterReader.load((dev.lora4j.nn.Module) fresh, tmp.resolve("ada"), "default", 0);
+            double reloaded = new CausalLmTraining(fresh, tok, "llama-tiny", 32, false, false).evaluate(valid, 4).loss();
+            assertEquals(r.lossAfter(), reloaded, 1e-5, "the saved AdaLoRA adapter computes what the trained model did");
+        }
+    }
 }
