@@ -71,6 +71,12 @@ public final class AdapterArithmetic {
             }
             cs.add(c);
         }
+        for (LoraLayer layer : lora.loraLayers()) {
+            if (layer instanceof AdaLoraLinear) {
+                // As Peft, whose AdaLoraModel.add_weighted_adapter raises: its updates are B·diag(E)·A, not B·A.
+                throw new IllegalArgumentException("AdaLoRA adapters cannot be combined (Peft refuses too); merge one at a time");
+            }
+        }
         // As Peft: one adapter is always a linear combination.
         Combination how = adapters.size() == 1 ? Combination.LINEAR : combination;
         List<Integer> ranks = cs.stream().map(LoraConfig::maxRank).toList();

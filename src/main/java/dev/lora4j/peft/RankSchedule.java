@@ -83,6 +83,7 @@ public final class RankSchedule {
         int last = stages.getLast().rank();
         for (LoraLayer layer : lora.loraLayers()) {
             if (!layer.adapterNames().contains(name)) continue;
+            if (layer instanceof AdaLoraLinear) throw new IllegalArgumentException("rank schedule is for LoRA adapters; AdaLoRA sets its own ranks");
             for (var e : layer.adapterParameters(name).entrySet()) {
                 boolean isA = e.getKey().contains("_A");
                 Variable v = e.getValue();

@@ -227,4 +227,16 @@ class AdaLoraTest {
         o.fieldNames().forEachRemaining(s::add);
         return s;
     }
+
+    @Test
+    void arithmeticAndRankSchedulesRefuseAdaLora() {
+        TinyNet n = LoraModelTest.net();
+        LoraModel lora = AdaLora.inject(n, "default", config(), 1);
+        var e = assertThrows(IllegalArgumentException.class, () -> AdapterArithmetic.addWeightedAdapter(lora, List.of("default"),
+            List.of(0.5), "half", AdapterArithmetic.Combination.LINEAR, null));
+        assertTrue(e.getMessage().contains("AdaLoRA"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> RankSchedule.parse("2@0,4@3").start(lora, "default"));
+        assertThrows(IllegalArgumentException.class, () -> lora.addAdapter("plain", LoraConfig.of(2, 4, "fc1")),
+            "LoRA and AdaLoRA do not mix on one layer");
+    }
 }
