@@ -6,11 +6,15 @@ package dev.lora4j.kernel;
  * y[rows of segment] += scaling · (x[rows] · Aᵀ) · Bᵀ. The frozen base product x·Wᵀ is one GEMM over all rows and
  * is computed elsewhere; rows that use no adapter are simply in no segment.
  *
- * <p>Segments run in parallel (each one's two thin GEMMs serially on one worker), because in decoding a segment
- * is a handful of rows and a rank of 4..64: splitting such a product over threads costs more than it computes.
- * A single segment gets the whole pool instead (prefill of one long prompt).
+ * <p>In decoding a segment is a handful of rows and a rank of 4..64: the whole product is a few hundred
+ * thousand flops, less than what waking the thread pool costs, so small batches run on the calling thread. Large
+ * ones (prefill) run segments in parallel, each one's two thin GEMMs serially on one worker; a single large
+ * segment gets the whole pool inside its GEMMs instead.
  */
 public final class SegmentedLowRank {
+    /** Below this much work a parallel loop costs more than it saves. */
+    private static final long SERIAL_FLOPS = 4L << 20;
+
     private SegmentedLowRank() {}
 
     /**
@@ -25,8 +29,10 @@ public final class SegmentedLowRank {
     public static void addTo(float[] x, int in, float[] y, int out, int[] starts, int[] ends, float[][] a, float[][] b,
                              int[] ranks, float[] scales) {
         int segments = starts.length;
-        if (segments == 1) {
-            segment(x, in, y, out, starts[0], ends[0], a[0], b[0], ranks[0], scales[0]);
+        long flops = 0;
+        for (int s = 0; s < segments; s++) flops += 2L * (ends[s] - starts[s]) * ranks[s] * (in + out);
+        if (segments == 1 || flops < SERIAL_FLOPS) {
+            for (int s = 0; s < segments; s++) segment(x, in, y, out, starts[s], ends[s], a[s], b[s], ranks[s], scales[s]);
             return;
         }
         Parallel.parallelFor(0, segments, s -> segment(x, in, y, out, starts[s], ends[s], a[s], b[s], ranks[s], scales[s]));
