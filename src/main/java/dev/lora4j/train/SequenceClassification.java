@@ -122,9 +122,6 @@ public final class SequenceClassification {
         boolean newPooler = !checkpoint.hasPooler();
         BertForSequenceClassification model = new BertForSequenceClassification(checkpoint.config(), weights, checkpoint.prefix(),
             BertForSequenceClassification.newClassifier(checkpoint.config(), numLabels, rnd));
-        model.train(false);
-        double before = accuracy(model, test);
-
         List<String> save = new ArrayList<>(lora.modulesToSave());
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
@@ -144,14 +141,24 @@ public final class SequenceClassification {
 
         model.train(true);
         Tokenizer tok = tokenizer;
-        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
+        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
+                model.train(false);
+                try {
+                    Evaluation e = evaluate(model, test);
+                    return Map.of("eval_loss", e.loss(), "eval_accuracy", e.accuracy());
+                } finally {
+                    model.train(true);
+                }
+            });
         TrainingHistory history = trainer.fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
             return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));
         });
         model.train(false);
-        double after = accuracy(model, test);
+        double before = history.firstEval().orElseThrow().metric("eval_accuracy");
+        double after = history.lastEval().orElseThrow().metric("eval_accuracy");
 
         if (peft != null) {
             PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
@@ -164,7 +171,7 @@ public final class SequenceClassification {
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
         String title = method == Method.LORA ? "LoRA r=" + lora.r() : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
-        LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
+        LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
 
