@@ -54,7 +54,7 @@ public final class AdapterRegistry<T> {
     }
 
     /** The adapter, from memory or read back from disk (evicting the least recently used beyond capacity). */
-    public synchronized T acquire(String name) throws IOException {
+    public synchronized T acquire(String name) {
         Path dir = known.get(name);
         if (dir == null) throw ApiException.modelNotFound(name);
         T value = loaded.get(name);
@@ -63,7 +63,12 @@ public final class AdapterRegistry<T> {
             return value;
         }
         misses.incrementAndGet();
-        value = loader.load(name, dir);
+        try {
+            value = loader.load(name, dir);
+        } catch (IOException | RuntimeException e) {
+            // It loaded once, so the files changed or vanished since: the server's state, not the request, is at fault.
+            throw new ApiException(500, "server_error", null, "adapter '" + name + "' could not be read again from " + dir + ": " + e.getMessage());
+        }
         put(name, value);
         return value;
     }

@@ -267,4 +267,18 @@ class LoraServerTest {
             assertTrue(metrics.contains("lora4j_generation_tokens_total"), metrics);
         }
     }
+
+    @Test
+    void anEvictedAdapterWhoseFilesVanishedIsA500AndTheServerGoesOn() throws Exception {
+        Path copy = tmp.resolve("adapters/doomed");
+        java.nio.file.Files.createDirectories(copy);
+        for (String f : List.of("adapter_config.json", "adapter_model.safetensors")) java.nio.file.Files.copy(adapterA.resolve(f), copy.resolve(f));
+        try (LoraServer s = LoraServer.start(ServerConfig.defaults(model.toString())
+                .withAdapters(new java.util.LinkedHashMap<>(Map.of("doomed", copy))).withMaxAdapters(1))) {
+            assertEquals(200, post(s, "/v1/load_lora_adapter", "{\"lora_name\": \"a\", \"lora_path\": \"" + adapterA + "\"}").statusCode());
+            java.nio.file.Files.delete(copy.resolve("adapter_model.safetensors"));
+            assertError(post(s, "/v1/completions", completionBody("doomed", "lower", 2, false)), 500, "server_error");
+            assertEquals(200, post(s, "/v1/completions", completionBody("a", "lower", 2, false)).statusCode());
+        }
+    }
 }
