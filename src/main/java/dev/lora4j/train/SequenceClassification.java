@@ -40,10 +40,12 @@ public final class SequenceClassification {
     private final BertCheckpoint checkpoint;
     private final int numLabels;
     private final Tokenizer tokenizer;
+    private final int maxSeqLen;
 
     public SequenceClassification(BertCheckpoint checkpoint, int numLabels, int maxSeqLen) {
         this.checkpoint = checkpoint;
         this.numLabels = numLabels;
+        this.maxSeqLen = maxSeqLen;
         this.tokenizer = checkpoint.tokenizer().withOptions(Tokenizer.Options.builder()
             .padding(Tokenizer.Padding.LONGEST).truncation(true).maxLength(maxSeqLen).build());
     }
@@ -104,6 +106,13 @@ public final class SequenceClassification {
      */
     public enum Method { LORA, FULL, HEAD }
 
+    private int truncatedTrain;
+
+    /** How many training texts of the last run were longer than the max sequence length and were truncated. */
+    public int truncatedExamples() {
+        return truncatedTrain;
+    }
+
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
         return run(train, test, Method.LORA, lora, options, outDir, progress);
@@ -116,6 +125,8 @@ public final class SequenceClassification {
     public Result run(List<LabelledText> train, List<LabelledText> test, Method method, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
         SplittableRandom rnd = new SplittableRandom(options.seed());
+        truncatedTrain = Truncation.count(tokenizer, train.stream().map(LabelledText::text).toList());
+        Truncation.report(truncatedTrain, train.size(), "training texts", maxSeqLen);
         // A checkpoint without a pooler (sentence-transformers exports) gets a new one, as transformers would,
         // and it then trains with the classifier (modules_to_save), or the frozen random pooler would block learning.
         Weights weights = checkpoint.weights().orElse(Weights.random(options.seed(), 0.02f));
