@@ -27,9 +27,12 @@ def write_safetensors(path, tensors):
     names = sorted(tensors)
     header, blobs, offset = {"__metadata__": {"format": "pt"}}, [], 0
     for n in names:
-        t = tensors[n].detach().contiguous().to(torch.float32)
-        data = t.numpy().astype("<f4").tobytes()
-        header[n] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
+        t = tensors[n].detach().contiguous()
+        if t.dtype == torch.int64:
+            dtype, data = "I64", t.numpy().astype("<i8").tobytes()
+        else:
+            dtype, data = "F32", t.to(torch.float32).numpy().astype("<f4").tobytes()
+        header[n] = {"dtype": dtype, "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     h = json.dumps(header, separators=(",", ":")).encode()
@@ -116,6 +119,76 @@ def lstm_case(gen):
     write_safetensors(os.path.join(OUT, "lstm.safetensors"), {k: v.detach() for k, v in t.items()})
 
 
+class BasicBlock(torch.nn.Module):
+    """torchvision.models.resnet.BasicBlock, written out (torchvision is not packaged for this Python)."""
+
+    def __init__(self, inp, out, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(inp, out, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(out)
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.conv2 = torch.nn.Conv2d(out, out, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(out)
+        self.downsample = None
+        if stride != 1 or inp != out:
+            self.downsample = torch.nn.Sequential(torch.nn.Conv2d(inp, out, 1, stride, bias=False), torch.nn.BatchNorm2d(out))
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNet(torch.nn.Module):
+    """torchvision.models.resnet.ResNet's layout and names with BasicBlock, widths and stages configurable."""
+
+    def __init__(self, in_ch, stem_kernel, stem_stride, stem_pool, widths, blocks, classes):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(in_ch, widths[0], stem_kernel, stem_stride, stem_kernel // 2, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(widths[0])
+        self.relu = torch.nn.ReLU(inplace=True)
+        self.maxpool = torch.nn.MaxPool2d(3, 2, 1) if stem_pool else torch.nn.Identity()
+        inp = widths[0]
+        for s, (w, n) in enumerate(zip(widths, blocks)):
+            layer = []
+            for b in range(n):
+                layer.append(BasicBlock(inp, w, 2 if s > 0 and b == 0 else 1))
+                inp = w
+            setattr(self, "layer%d" % (s + 1), torch.nn.Sequential(*layer))
+        self.stages = len(widths)
+        self.avgpool = torch.nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = torch.nn.Linear(inp, classes)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        for s in range(self.stages):
+            x = getattr(self, "layer%d" % (s + 1))(x)
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet_case(gen):
+    torch.manual_seed(11)
+    net = ResNet(3, 7, 2, True, [4, 8], [2, 1], 5)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=gen))
+                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=gen))
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=gen))
+                m.running_var.copy_(1 + 0.3 * torch.rand(m.running_var.shape, generator=gen))
+                m.num_batches_tracked.fill_(17)
+    net.eval()
+    x = torch.randn(2, 3, 16, 16, generator=gen)
+    write_safetensors(os.path.join(OUT, "resnet_tiny.safetensors"), dict(net.state_dict()))
+    write_safetensors(os.path.join(OUT, "resnet_tiny_io.safetensors"), {"x": x, "logits": net(x).detach()})
+    # The names and shapes of resnet18's state_dict (the layout a torchvision checkpoint has), without weights.
+    r18 = ResNet(3, 7, 2, True, [64, 128, 256, 512], [2, 2, 2, 2], 1000)
+    with open(os.path.join(OUT, "resnet18_state_dict_shapes.json"), "w") as f:
+        rows = ['  [%s, %s]' % (json.dumps(k), json.dumps(list(v.shape))) for k, v in r18.state_dict().items()]
+        f.write('{"parameters": %d,\n "state_dict": [\n%s\n]}\n' % (sum(p.numel() for p in r18.parameters()), ",\n".join(rows)))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     gen = torch.Generator().manual_seed(1234)
@@ -125,6 +198,7 @@ def main():
     pooling_case(gen)
     batchnorm_case(gen)
     lstm_case(gen)
+    resnet_case(gen)
     print("wrote", sorted(os.listdir(OUT)))
 
 
