@@ -1,6 +1,7 @@
 package dev.lora4j.cli;
 
 import dev.lora4j.inspect.AdapterSummary;
+import dev.lora4j.inspect.ModelSummary;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -12,11 +13,13 @@ import picocli.CommandLine.Parameters;
     description = {"Per-module table of a saved adapter: rank, tensor shapes, parameters; totals and size on disk.",
         "Example: lora4j inspect runs/minilm-topics-lora"})
 final class InspectCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "ADAPTER_DIR", description = "a Peft adapter directory (adapter_config.json, adapter_model.safetensors)")
+    @Parameters(paramLabel = "ADAPTER_DIR", description = "a Peft adapter directory (adapter_config.json, adapter_model.safetensors), "
+        + "or a model .safetensors file (per-layer table)")
     Path dir;
 
     @Override
     public Integer call() throws Exception {
+        if (dir.toString().endsWith(".safetensors")) return modelTable();
         AdapterSummary s = AdapterSummary.read(dir);
         var c = s.config();
         System.out.printf(Locale.ROOT, "adapter %s: %s r=%s alpha=%s dropout=%s targets=%s task=%s base=%s%n", dir,
@@ -30,6 +33,19 @@ final class InspectCommand implements Callable<Integer> {
         }
         System.out.printf(Locale.ROOT, "total: %,d parameters in %d modules; %.2f MB on disk%n", s.parameters(), s.modules().size(),
             s.bytesOnDisk() / 1e6);
+        return 0;
+    }
+
+    /** A model checkpoint: one row per layer (kind, weight shape, parameters), as for a ResNet's conv and fc layers. */
+    private int modelTable() throws Exception {
+        ModelSummary s = ModelSummary.read(dir);
+        int width = Math.max(5, s.layers().stream().mapToInt(l -> l.path().length()).max().orElse(5));
+        System.out.printf(Locale.ROOT, "%-" + width + "s  %-10s %-22s %12s%n", "layer", "kind", "weight shape", "parameters");
+        for (ModelSummary.Layer l : s.layers()) {
+            System.out.printf(Locale.ROOT, "%-" + width + "s  %-10s %-22s %,12d%s%n", l.path(), l.kind(), l.shape(), l.parameters(),
+                l.buffers() > 0 ? "  (+" + l.buffers() + " buffer values)" : "");
+        }
+        System.out.printf(Locale.ROOT, "total: %,d parameters in %d layers; %.2f MB on disk%n", s.parameters(), s.layers().size(), s.bytesOnDisk() / 1e6);
         return 0;
     }
 }
