@@ -37,43 +37,88 @@ public final class ConvOps {
 
     /**
      * y [n, out, oh, ow] = conv2d(x [n, c, h, w], W [out, c, kh, kw]) + b (PyTorch's conv2d, groups 1), with the
-     * window geometry {@code s}. Forward: cols = im2col(x) [n·oh·ow, c·kh·kw], Y = cols·Wᵀ. Backward: dW += dYᵀ·cols,
-     * dcols = dY·W folded back by col2im, db += Σ dY; only for inputs that require them.
+     * window geometry {@code s}. Forward: cols = im2col(x) [c·kh·kw, n·oh·ow], Y = W·cols. Backward: dW += dY·colsᵀ,
+     * dcols = Wᵀ·dY folded back by col2im, db += Σ dY; only for inputs that require them.
      */
     public static Variable conv2d(Variable x, Variable w, Variable b, Conv2dShape s) {
-        int[] wd = w.shape().dims();
-        // A Conv1d's weight [out, c, k] is the [out, c, 1, k] one of a height-1 convolution: only its size must agree.
-        if (wd.length < 3 || wd[1] != s.c() || w.size() != wd[0] * s.patch()) {
-            throw new IllegalArgumentException("conv2d: weight " + w.shape() + " does not match [out, " + s.c() + ", " + s.kh() + ", " + s.kw() + "]");
-        }
+        return conv2dLora(x, w, b, null, null, 0f, s);
+    }
+
+    /**
+     * A convolution with a LoRA branch fused in: y = conv2d(x, W) + b + scaling·B·conv2d(x, A), where A [r, c, kh, kw]
+     * has W's geometry and B [out, r, 1, 1] is a 1x1 convolution (Peft's LoRA on a conv, one adapter, no dropout).
+     * Base and branch read the same column matrix, so the input is unfolded once and the input gradient folded
+     * back once: without the fusion, LoRA doubled the memory passes that dominate a small convolution's cost.
+     * {@code a} and {@code bMat} null means a plain convolution.
+     */
+    public static Variable conv2dLora(Variable x, Variable w, Variable b, Variable a, Variable bMat, float scaling, Conv2dShape s) {
+        int out = checkKernel("weight", w, s), rows = s.n() * s.outPlane(), patch = s.patch();
         if (x.size() != s.n() * s.c() * s.h() * s.w()) throw new IllegalArgumentException("conv2d: input " + x.shape() + " does not match " + s);
-        int out = wd[0], rows = s.n() * s.outPlane(), patch = s.patch();
         if (b != null && b.size() != out) throw new IllegalArgumentException("conv2d: bias " + b.shape() + " for " + out + " channels");
-        float[] cols = new float[rows * patch];
+        int r = a == null ? 0 : checkKernel("lora_A", a, s);
+        if (a != null && bMat.size() != out * r) throw new IllegalArgumentException("conv2d: lora_B " + bMat.shape() + " is not [" + out + ", " + r + ", 1, 1]");
+        float[] cols = new float[patch * rows];
         Im2col.im2col(x.data(), s, cols);
-        float[] yRows = new float[rows * out];
-        Gemm.nt(rows, out, patch, cols, w.data(), yRows, false);
-        if (b != null) for (int r = 0; r < rows; r++) VectorMath.axpy(1f, b.data(), 0, yRows, r * out, out);
-        Variable y = output(Shape.of(s.n(), out, s.outH(), s.outW()), needsGrad(x, w, b));
-        Im2col.transposeBatch(yRows, y.data(), s.n(), s.outPlane(), out, false);
+        float[] yGemm = new float[out * rows];
+        Gemm.nn(out, rows, patch, w.data(), cols, yGemm, false);
+        float[] h = null;
+        if (a != null) {
+            h = new float[r * rows];
+            Gemm.nn(r, rows, patch, a.data(), cols, h, false);
+            float[] bs = bMat.data().clone();
+            VectorMath.scale(bs, scaling, bs.length);
+            Gemm.nn(out, rows, r, bs, h, yGemm, true);
+        }
+        if (b != null) for (int o = 0; o < out; o++) addConstant(yGemm, o * rows, rows, b.data()[o]);
+        Variable y = output(Shape.of(s.n(), out, s.outH(), s.outW()), needsGrad(x, w, b, a, bMat));
+        Im2col.channelsToBatch(yGemm, y.data(), s.n(), out, s.outPlane(), false);
         if (y.requiresGrad()) {
+            float[] hKept = h;
             Tape.current().record(y, () -> {
                 if (y.grad() == null) return;
-                float[] dyRows = new float[rows * out];
-                Im2col.transposeBatch(y.grad(), dyRows, s.n(), s.outPlane(), out, true);
-                if (w.requiresGrad()) Gemm.tn(out, patch, rows, dyRows, cols, w.gradForAccumulation(), true);
+                float[] dy = new float[out * rows];
+                Im2col.channelsToBatch(y.grad(), dy, s.n(), out, s.outPlane(), true);
+                if (w.requiresGrad()) Gemm.nt(out, patch, rows, dy, cols, w.gradForAccumulation(), true);
                 if (b != null && b.requiresGrad()) {
                     float[] db = b.gradForAccumulation();
-                    for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dyRows, r * out, db, 0, out);
+                    for (int o = 0; o < out; o++) db[o] += VectorMath.sum(dy, o * rows, rows);
+                }
+                float[] dh = null;
+                if (a != null) {
+                    // dB = scaling·dY·Hᵀ, dH = scaling·Bᵀ·dY, dA = dH·colsᵀ.
+                    if (bMat.requiresGrad()) {
+                        float[] dB = new float[out * r];
+                        Gemm.nt(out, r, rows, dy, hKept, dB, false);
+                        VectorMath.axpy(scaling, dB, 0, bMat.gradForAccumulation(), 0, dB.length);
+                    }
+                    dh = new float[r * rows];
+                    Gemm.tn(r, rows, out, bMat.data(), dy, dh, false);
+                    VectorMath.scale(dh, scaling, dh.length);
+                    if (a.requiresGrad()) Gemm.nt(r, patch, rows, dh, cols, a.gradForAccumulation(), true);
                 }
                 if (x.requiresGrad()) {
-                    float[] dcols = new float[rows * patch];
-                    Gemm.nn(rows, patch, out, dyRows, w.data(), dcols, false);
+                    float[] dcols = new float[patch * rows];
+                    Gemm.tn(patch, rows, out, w.data(), dy, dcols, false);
+                    if (dh != null) Gemm.tn(patch, rows, r, a.data(), dh, dcols, true);
                     Im2col.col2im(dcols, s, x.gradForAccumulation());
                 }
             });
         }
         return y;
+    }
+
+    /** Checks a kernel against the geometry and returns its output channels. */
+    private static int checkKernel(String what, Variable k, Conv2dShape s) {
+        int[] d = k.shape().dims();
+        // A Conv1d's weight [out, c, k] is the [out, c, 1, k] one of a height-1 convolution: only its size must agree.
+        if (d.length < 3 || d[1] != s.c() || k.size() != d[0] * s.patch()) {
+            throw new IllegalArgumentException("conv2d: " + what + " " + k.shape() + " does not match [out, " + s.c() + ", " + s.kh() + ", " + s.kw() + "]");
+        }
+        return d[0];
+    }
+
+    private static void addConstant(float[] x, int off, int n, float c) {
+        for (int i = 0; i < n; i++) x[off + i] += c;
     }
 
     /** Max pooling (torch's max_pool2d, padded positions never chosen); backward routes dy to each window's maximum. */

@@ -7,6 +7,8 @@ import dev.lora4j.kernel.VectorMath;
 import dev.lora4j.nn.Init;
 import dev.lora4j.nn.ModuleDict;
 import dev.lora4j.nn.Slot;
+import dev.lora4j.nn.conv.Conv1d;
+import dev.lora4j.nn.conv.Conv2d;
 import dev.lora4j.nn.conv.ConvLayer;
 import dev.lora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
@@ -91,11 +93,26 @@ public final class LoraConv extends ConvLayer implements LoraLayer {
         adapters.setDisabled(disabled);
     }
 
+    /** Tests switch the fused path off to compare it with the plain composition. */
+    static boolean fuse = true;
+
     @Override
     public Variable forward(Variable x) {
-        Variable y = base.get().forward(x);
         long call = forwardCalls++;
-        for (String name : adapters.unmergedActive()) {
+        List<String> live = adapters.unmergedActive();
+        // One adapter without dropout (the usual case): base and branch share one unfolding of the input.
+        if (fuse && live.size() == 1 && !(training() && adapters.require(live.get(0)).dropout() > 0)) {
+            String name = live.get(0);
+            Variable a = loraA.at(name).weight(), b = loraB.at(name).weight();
+            float s = adapters.require(name).scaling();
+            switch (baseLayer()) {
+                case Conv2d c -> { return c.forwardWithLora(x, a, b, s); }
+                case Conv1d c -> { return c.forwardWithLora(x, a, b, s); }
+                default -> { }
+            }
+        }
+        Variable y = base.get().forward(x);
+        for (String name : live) {
             AdapterSet.Settings s = adapters.require(name);
             Variable in = training() && s.dropout() > 0 ? Ops.dropout(x, s.dropout(), dropoutSeed * 31 + call) : x;
             y = Ops.addScaled(y, loraB.at(name).forward(loraA.at(name).forward(in)), s.scaling());

@@ -145,6 +145,34 @@ class LoraConvLstmTest {
     }
 
     @Test
+    void fusedConvBranchEqualsTheComposedOne() {
+        Net net = new Net(12);
+        LoraModel lora = LoraModel.inject(net, LoraConfig.of(3, 6, "conv,temporal"), 5);
+        randomise(lora);
+        Variable x = input(13);
+        float[] probe = GradCheck.randn(new Random(2), 6 * 5 * 8, 1.0);
+        float[][] fused = outputAndGrads(net, lora, x, probe), composed;
+        try {
+            LoraConv.fuse = false;
+            composed = outputAndGrads(net, lora, x, probe);
+        } finally {
+            LoraConv.fuse = true;
+        }
+        for (int i = 0; i < fused.length; i++) assertTrue(maxDiff(fused[i], composed[i]) < 1e-5, "part " + i + " differs by " + maxDiff(fused[i], composed[i]));
+    }
+
+    static float[][] outputAndGrads(Net net, LoraModel lora, Variable x, float[] probe) {
+        List<Variable> params = lora.trainableVariables();
+        params.forEach(Variable::clearGrad);
+        Variable y = net.forward(x);
+        Tape.current().backward(Ops.dot(y, probe));
+        float[][] out = new float[params.size() + 1][];
+        out[0] = y.data().clone();
+        for (int i = 0; i < params.size(); i++) out[i + 1] = params.get(i).grad().clone();
+        return out;
+    }
+
+    @Test
     void savedAdapterLoadsBackIntoAFreshModel() throws Exception {
         Net net = new Net(10);
         LoraModel lora = LoraModel.inject(net, LoraConfig.of(2, 4, "conv,temporal,lstm"), 5);

@@ -41,12 +41,17 @@ public final class Conv1d extends ConvLayer {
 
     @Override
     public Variable forward(Variable x) {
+        return forwardWithLora(x, null, null, 0f);
+    }
+
+    /** This convolution plus a fused LoRA branch scaling·B·conv(x, A) (A [r, in, k], B [out, r, 1]); a, b null: none. */
+    public Variable forwardWithLora(Variable x, Variable a, Variable b, float scaling) {
         if (x.shape().rank() != 3 || x.shape().dim(1) != inChannels()) {
             throw new IllegalArgumentException("Conv1d expects [n, " + inChannels() + ", length], got " + x.shape());
         }
         int n = x.shape().dim(0), len = x.shape().dim(2);
         Variable x4 = ConvOps.reshape(x, n, inChannels(), 1, len);
-        Variable y = ConvOps.conv2d(x4, weight, bias, ConvOps.geometry(x4, 1, kernelSize()[0],
+        Variable y = ConvOps.conv2dLora(x4, weight, bias, a, b, scaling, ConvOps.geometry(x4, 1, kernelSize()[0],
             new int[] {1, stride}, new int[] {0, padding}, new int[] {1, dilation}));
         return ConvOps.reshape(y, n, outChannels(), y.shape().dim(3));
     }

@@ -54,6 +54,15 @@ public final class Conv2d extends ConvLayer {
         return ConvOps.conv2d(x, weight, bias, ConvOps.geometry(x, k[0], k[1], stride, padding, dilation));
     }
 
+    /**
+     * This convolution plus a LoRA branch scaling·B·conv(x, A) computed in one pass over the unfolded input
+     * (A [r, in, kh, kw] with this layer's geometry, B [out, r, 1, 1]).
+     */
+    public Variable forwardWithLora(Variable x, Variable a, Variable b, float scaling) {
+        int[] k = kernelSize();
+        return ConvOps.conv2dLora(x, weight, bias, a, b, scaling, ConvOps.geometry(x, k[0], k[1], stride, padding, dilation));
+    }
+
     @Override
     public ConvLayer sibling(int in, int out, boolean pointwise, RandomGenerator rnd) {
         int[] k = pointwise ? new int[] {1, 1} : kernelSize();
