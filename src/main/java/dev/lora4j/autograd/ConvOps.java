@@ -78,7 +78,7 @@ public final class ConvOps {
                 if (y.grad() == null) return;
                 float[] dy = new float[out * rows];
                 Im2col.channelsToBatch(y.grad(), dy, s.n(), out, s.outPlane(), true);
-                if (w.requiresGrad()) Gemm.nt(out, patch, rows, dy, cols, w.gradForAccumulation(), true);
+                if (w.requiresGrad()) reduceOverPositions(out, patch, rows, dy, cols, w.gradForAccumulation());
                 if (b != null && b.requiresGrad()) {
                     float[] db = b.gradForAccumulation();
                     for (int o = 0; o < out; o++) db[o] += VectorMath.sum(dy, o * rows, rows);
@@ -88,13 +88,13 @@ public final class ConvOps {
                     // dB = scaling·dY·Hᵀ, dH = scaling·Bᵀ·dY, dA = dH·colsᵀ.
                     if (bMat.requiresGrad()) {
                         float[] dB = new float[out * r];
-                        Gemm.nt(out, r, rows, dy, hKept, dB, false);
+                        reduceOverPositions(out, r, rows, dy, hKept, dB);
                         VectorMath.axpy(scaling, dB, 0, bMat.gradForAccumulation(), 0, dB.length);
                     }
                     dh = new float[r * rows];
                     Gemm.tn(r, rows, out, bMat.data(), dy, dh, false);
                     VectorMath.scale(dh, scaling, dh.length);
-                    if (a.requiresGrad()) Gemm.nt(r, patch, rows, dh, cols, a.gradForAccumulation(), true);
+                    if (a.requiresGrad()) reduceOverPositions(r, patch, rows, dh, cols, a.gradForAccumulation());
                 }
                 if (x.requiresGrad()) {
                     float[] dcols = new float[patch * rows];
@@ -106,6 +106,19 @@ public final class ConvOps {
         }
         return y;
     }
+
+    /**
+     * C [m, n] += A [m, k] · B [n, k]ᵀ for a weight gradient, where k (every output position of the batch) is far
+     * larger than m and n. Done as a sum of GEMMs over 512-position slices: one Gemm.nt over the whole k ran
+     * 3-4x slower on these shapes (measured on 16x144x8192 and 4x144x8192).
+     */
+    private static void reduceOverPositions(int m, int n, int k, float[] a, float[] b, float[] c) {
+        for (int k0 = 0; k0 < k; k0 += POSITION_SLICE) {
+            Gemm.nt(m, n, Math.min(POSITION_SLICE, k - k0), a, k0, k, b, k0, k, c, 0, n, true);
+        }
+    }
+
+    private static final int POSITION_SLICE = 512;
 
     /** Checks a kernel against the geometry and returns its output channels. */
     private static int checkKernel(String what, Variable k, Conv2dShape s) {
