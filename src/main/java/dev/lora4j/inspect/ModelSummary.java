@@ -1,89 +1,76 @@
 package dev.lora4j.inspect;
 
-import dev.lora4j.io.safetensors.SafetensorsFile;
-import dev.lora4j.io.safetensors.TensorInfo;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.lora4j.autograd.Variable;
+import dev.lora4j.nn.LinearLayer;
+import dev.lora4j.nn.Module;
+import dev.lora4j.peft.LoraModel;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
- * The per-layer table of a model checkpoint (a safetensors file with PyTorch state_dict names), read from the
- * file without building the model: one row per layer (the module path before {@code .weight}/{@code .bias}/...)
- * with its kind guessed from its tensors (convolution, linear, batch norm, LSTM, embedding), its weight shape and
- * its parameter count. Batch-norm buffers are shown but not counted as parameters, as PyTorch counts them.
+ * A model's parameters per layer type, next to what LoRA of rank r on every linear layer but the output layer
+ * (Peft's all-linear) would add: the table
+ * the LoRA papers print (original vs LoRA parameters per weight type). Layers of one type are those whose paths
+ * differ only in their layer index ({@code model.layers.*.self_attn.q_proj}).
+ *
+ * @param types       one row per layer type, in model order
+ * @param parameters  all parameters of the model (a tied weight counted once)
+ * @param loraRank    the rank the LoRA column assumes
  */
-public record ModelSummary(Path file, List<Layer> layers, long parameters, long bytesOnDisk) {
+public record ModelSummary(List<LayerType> types, long parameters, int loraRank) {
 
-    /** One layer: path, kind, the shape of its main weight, parameters (weights and biases), buffer elements. */
-    public record Layer(String path, String kind, String shape, long parameters, long buffers) {}
+    /**
+     * One layer type.
+     *
+     * @param pattern    the modules' path with layer indices as {@code *}
+     * @param kind       the module class (Linear, Embedding, LayerNorm, ...)
+     * @param count      how many modules share the pattern
+     * @param shapes     the shapes of one module's parameters
+     * @param parameters parameters of all modules of the type
+     * @param loraParameters what LoRA of the summary's rank adds on all of them (0 where LoRA does not apply)
+     */
+    public record LayerType(String pattern, String kind, int count, String shapes, long parameters, long loraParameters) {}
 
-    private static final List<String> BUFFERS = List.of("running_mean", "running_var", "num_batches_tracked");
-
-    public static ModelSummary read(Path file) throws IOException {
-        if (!Files.isRegularFile(file)) throw new IOException(file + ": not a file");
-        Map<String, List<TensorInfo>> byLayer = new LinkedHashMap<>();
-        try (SafetensorsFile f = SafetensorsFile.open(file)) {
-            for (String name : f.names()) {
-                TensorInfo t = f.info(name);
-                String leaf = name.substring(name.lastIndexOf('.') + 1);
-                String layer = name.contains(".") ? name.substring(0, name.lastIndexOf('.')) : "";
-                // An LSTM's parameters sit directly on the module: one row per layer and direction (weight_ih_l0, ...).
-                if (leaf.matches("(weight|bias)_(ih|hh)_l\\d+(_reverse)?")) layer = layer + "[" + leaf.replaceAll("^(weight|bias)_(ih|hh)_", "") + "]";
-                byLayer.computeIfAbsent(layer, k -> new ArrayList<>()).add(t);
-            }
-        }
-        // The file's order is alphabetical; list layers in a stable, readable order: by path with numeric parts as numbers.
-        List<String> order = new ArrayList<>(byLayer.keySet());
-        order.sort(ModelSummary::compareNatural);
-        List<Layer> layers = new ArrayList<>();
+    /** Sums the parameters of every module that holds some, grouped by type. */
+    public static ModelSummary of(Module root, int loraRank) {
+        if (loraRank <= 0) throw new IllegalArgumentException("rank must be positive, got " + loraRank);
+        Map<String, long[]> sums = new LinkedHashMap<>();  // count, parameters, lora
+        Map<String, String> kinds = new LinkedHashMap<>(), shapes = new LinkedHashMap<>();
+        Set<Variable> seen = Collections.newSetFromMap(new IdentityHashMap<>());
         long total = 0;
-        for (String path : order) {
-            List<TensorInfo> ts = byLayer.get(path);
-            long params = 0, buffers = 0;
-            String kind = "parameters", shape = "";
-            for (TensorInfo t : ts) {
-                String leaf = t.name().substring(t.name().lastIndexOf('.') + 1);
-                if (BUFFERS.contains(leaf)) {
-                    buffers += t.elementCount();
-                    kind = "batch norm";
-                    continue;
-                }
-                params += t.elementCount();
-                if (leaf.startsWith("weight_ih")) {
-                    kind = "lstm";
-                    shape = Arrays.toString(t.shape()) + shape;
-                } else if (leaf.startsWith("weight_hh")) {
-                    shape = shape + " " + Arrays.toString(t.shape());
-                } else if (leaf.equals("weight")) {
-                    shape = Arrays.toString(t.shape());
-                    if (!kind.equals("batch norm")) {
-                        kind = switch (t.rank()) {
-                            case 4 -> "conv2d";
-                            case 3 -> "conv1d";
-                            case 2 -> path.contains("emb") ? "embedding" : "linear";
-                            default -> kind;
-                        };
-                    }
-                }
+        for (Map.Entry<String, Module> e : root.namedModules().entrySet()) {
+            Module m = e.getValue();
+            if (m.localParameters().isEmpty()) continue;
+            String pattern = e.getKey().isEmpty() ? "(root)" : e.getKey().replaceAll("(^|\\.)\\d+(?=\\.|$)", "$1*");
+            long n = 0;
+            List<String> s = new ArrayList<>();
+            for (Variable v : m.localParameters().values()) {
+                s.add(Arrays.toString(v.value().shape().dims()));
+                if (seen.add(v)) n += v.value().size();
             }
-            if (kind.equals("batch norm") && shape.isEmpty()) shape = "";
-            layers.add(new Layer(path, kind, shape, params, buffers));
-            total += params;
+            total += n;
+            long lora = m instanceof LinearLayer l && !LoraModel.isOutputLayer(e.getKey())
+                ? (long) loraRank * (l.inFeatures() + l.outFeatures()) : 0;
+            long[] sum = sums.computeIfAbsent(pattern, k -> new long[3]);
+            sum[0]++;
+            sum[1] += n;
+            sum[2] += lora;
+            kinds.putIfAbsent(pattern, m.getClass().getSimpleName());
+            shapes.putIfAbsent(pattern, String.join(" ", s));
         }
-        return new ModelSummary(file, layers, total, Files.size(file));
+        List<LayerType> types = new ArrayList<>();
+        sums.forEach((p, s) -> types.add(new LayerType(p, kinds.get(p), (int) s[0], shapes.get(p), s[1], s[2])));
+        return new ModelSummary(types, total, loraRank);
     }
 
-    static int compareNatural(String a, String b) {
-        String[] pa = a.split("[.\\[\\]]"), pb = b.split("[.\\[\\]]");
-        for (int i = 0; i < Math.min(pa.length, pb.length); i++) {
-            int c = pa[i].matches("\\d+") && pb[i].matches("\\d+") ? Integer.compare(Integer.parseInt(pa[i]), Integer.parseInt(pb[i])) : pa[i].compareTo(pb[i]);
-            if (c != 0) return c;
-        }
-        return Integer.compare(pa.length, pb.length);
+    /** What LoRA of the summary's rank on every linear layer adds. */
+    public long loraParameters() {
+        return types.stream().mapToLong(LayerType::loraParameters).sum();
     }
 }

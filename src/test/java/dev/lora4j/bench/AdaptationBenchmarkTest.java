@@ -6,7 +6,7 @@ import dev.lora4j.bench.AdaptationBenchmark.Method;
 import dev.lora4j.bench.AdaptationBenchmark.Options;
 import dev.lora4j.bench.AdaptationBenchmark.Report;
 import dev.lora4j.bench.AdaptationBenchmark.Result;
-import dev.lora4j.inspect.ModelSummary;
+import dev.lora4j.inspect.CheckpointSummary;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -38,7 +38,7 @@ class AdaptationBenchmarkTest {
         assertEquals(loraExpected, lora.trainable());
         assertEquals(lora.accuracy(), lora.mergedAccuracy(), 1.0 / 48 + 1e-9, "merging changes at most one borderline prediction");
         assertTrue(Files.isRegularFile(out.resolve("lora/adapter_model.safetensors")));
-        ModelSummary s = ModelSummary.read(out.resolve("base.safetensors"));
+        CheckpointSummary s = CheckpointSummary.read(out.resolve("base.safetensors"));
         assertEquals(r.parameters(), s.parameters());
         assertEquals("conv2d", s.layers().stream().filter(l -> l.path().equals("layer2.0.conv1")).findFirst().orElseThrow().kind());
     }
@@ -52,7 +52,7 @@ class AdaptationBenchmarkTest {
         assertEquals(2 * (2 * (16 + 96) + 2 * (24 + 96)) + 196, lora.trainable());
         assertTrue(r.shiftedBefore() >= 0 && r.shiftedBefore() <= 1);
         assertTrue(Files.isRegularFile(out.resolve("lora/adapter_config.json")));
-        ModelSummary s = ModelSummary.read(out.resolve("base.safetensors"));
+        CheckpointSummary s = CheckpointSummary.read(out.resolve("base.safetensors"));
         assertEquals("lstm", s.layers().stream().filter(l -> l.path().equals("lstm[l0_reverse]")).findFirst().orElseThrow().kind());
     }
 }
