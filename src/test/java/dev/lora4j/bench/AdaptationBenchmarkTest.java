@@ -19,7 +19,7 @@ class AdaptationBenchmarkTest {
     @TempDir
     Path out;
 
-    static final Options TINY = new Options(96, 48, 1, 48, 1, 16, 2, 4, 3);
+    static final Options TINY = new Options(48, 32, 1, 32, 1, 16, 2, 4, 3);
 
     static PrintStream quiet() {
         return new PrintStream(new ByteArrayOutputStream());
@@ -36,7 +36,7 @@ class AdaptationBenchmarkTest {
         // r = 2 on the 7 3x3 convs (stem 1->8, 8->8 x2, 8->16, 16->16, 16->32, 32->32) plus the head.
         long loraExpected = 2 * (9 * (1 + 8 + 8 + 8 + 16 + 16 + 32)) + 2 * (8 + 8 + 8 + 16 + 16 + 32 + 32) + 132;
         assertEquals(loraExpected, lora.trainable());
-        assertEquals(lora.accuracy(), lora.mergedAccuracy(), 1.0 / 48 + 1e-9, "merging changes at most one borderline prediction");
+        assertEquals(lora.accuracy(), lora.mergedAccuracy(), 1.0 / 32 + 1e-9, "merging changes at most one borderline prediction");
         assertTrue(Files.isRegularFile(out.resolve("lora/adapter_model.safetensors")));
         CheckpointSummary s = CheckpointSummary.read(out.resolve("base.safetensors"));
         assertEquals(r.parameters(), s.parameters());
