@@ -4,8 +4,12 @@ import dev.lora4j.autograd.LstmOps;
 import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.tensor.Tensor;
+import dev.lora4j.tensor.Shape;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import java.util.random.RandomGenerator;
 
@@ -23,7 +27,7 @@ public final class Lstm extends LstmLayer {
     private final boolean bidirectional;
 
     /** @param params every parameter by torch's name (see {@link #parameterNames}) */
-    public Lstm(int inputSize, int hiddenSize, int numLayers, boolean bidirectional, java.util.Map<String, Variable> params) {
+    public Lstm(int inputSize, int hiddenSize, int numLayers, boolean bidirectional, Map<String, Variable> params) {
         this.inputSize = inputSize;
         this.hiddenSize = hiddenSize;
         this.numLayers = numLayers;
@@ -32,8 +36,8 @@ public final class Lstm extends LstmLayer {
             Variable v = params.get(name);
             if (v == null) throw new IllegalArgumentException("LSTM: missing parameter " + name);
             int[] want = expectedShape(name);
-            if (!v.shape().equals(dev.lora4j.tensor.Shape.of(want))) {
-                throw new IllegalArgumentException("LSTM: " + name + " is " + v.shape() + ", expected " + java.util.Arrays.toString(want));
+            if (!v.shape().equals(Shape.of(want))) {
+                throw new IllegalArgumentException("LSTM: " + name + " is " + v.shape() + ", expected " + Arrays.toString(want));
             }
             parameter(name, v);
         }
@@ -41,18 +45,12 @@ public final class Lstm extends LstmLayer {
 
     /** torch's initialisation: every weight and bias U(±1/√hidden). */
     public static Lstm random(int inputSize, int hiddenSize, int numLayers, boolean bidirectional, RandomGenerator rnd) {
-        java.util.Map<String, Variable> p = new java.util.LinkedHashMap<>();
-        Lstm shape = new Lstm(inputSize, hiddenSize, numLayers, bidirectional);
+        Map<String, Variable> p = new LinkedHashMap<>();
         float bound = (float) (1 / Math.sqrt(hiddenSize));
-        for (String name : parameterNames(numLayers, bidirectional)) p.put(name, Variable.parameter(Init.uniform(rnd, bound, shape.expectedShape(name))));
+        for (String name : parameterNames(numLayers, bidirectional)) {
+            p.put(name, Variable.parameter(Init.uniform(rnd, bound, shape(name, inputSize, hiddenSize, bidirectional))));
+        }
         return new Lstm(inputSize, hiddenSize, numLayers, bidirectional, p);
-    }
-
-    private Lstm(int inputSize, int hiddenSize, int numLayers, boolean bidirectional) {
-        this.inputSize = inputSize;
-        this.hiddenSize = hiddenSize;
-        this.numLayers = numLayers;
-        this.bidirectional = bidirectional;
     }
 
     /** The parameter names in torch's registration order. */
@@ -73,6 +71,10 @@ public final class Lstm extends LstmLayer {
 
     /** The shape torch gives parameter {@code name}. */
     public int[] expectedShape(String name) {
+        return shape(name, inputSize, hiddenSize, bidirectional);
+    }
+
+    private static int[] shape(String name, int inputSize, int hiddenSize, boolean bidirectional) {
         int layer = Integer.parseInt(name.replaceAll(".*_l(\\d+).*", "$1"));
         int in = layer == 0 ? inputSize : hiddenSize * (bidirectional ? 2 : 1);
         if (name.startsWith("weight_ih")) return new int[] {4 * hiddenSize, in};
@@ -108,14 +110,16 @@ public final class Lstm extends LstmLayer {
         return LstmOps.recurrence(gx, p.apply("weight_hh" + suffix), p.apply("bias_hh" + suffix), batch, seq, reverse);
     }
 
+    /** The parameter {@code name} (weight_ih_l0, bias_hh_l1_reverse, ...). */
     public Variable parameter(String name) {
         Variable v = localParameters().get(name);
         if (v == null) throw new IllegalArgumentException("LSTM has no parameter '" + name + "'; it has " + localParameters().keySet());
         return v;
     }
 
-    public static Lstm of(int inputSize, int hiddenSize, int numLayers, boolean bidirectional, java.util.Map<String, Tensor> tensors) {
-        java.util.Map<String, Variable> p = new java.util.LinkedHashMap<>();
+    /** From checkpoint tensors by torch's names (weight_ih_l0, ...). */
+    public static Lstm of(int inputSize, int hiddenSize, int numLayers, boolean bidirectional, Map<String, Tensor> tensors) {
+        Map<String, Variable> p = new LinkedHashMap<>();
         tensors.forEach((k, v) -> p.put(k, Variable.parameter(v)));
         return new Lstm(inputSize, hiddenSize, numLayers, bidirectional, p);
     }
