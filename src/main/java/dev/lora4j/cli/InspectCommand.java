@@ -69,15 +69,25 @@ final class InspectCommand implements Callable<Integer> {
             rank, s.loraParameters(), 100.0 * s.loraParameters() / s.parameters(), s.parameters());
     }
 
-    /** A checkpoint file read without its model: one row per layer (conv, batch norm, linear, LSTM), as for a ResNet. */
+    /**
+     * A checkpoint file read without its model: one row per layer (conv, batch norm, linear, LSTM) with what LoRA
+     * of rank --lora-r on it would add, as the LoRA papers' tables show for a ResNet's conv and fc layers.
+     */
     private void printCheckpoint(Path file) throws Exception {
         CheckpointSummary s = CheckpointSummary.read(file);
         int width = Math.max(5, s.layers().stream().mapToInt(l -> l.path().length()).max().orElse(5));
-        System.out.printf(Locale.ROOT, "%-" + width + "s  %-10s %-22s %12s%n", "layer", "kind", "weight shape", "parameters");
+        System.out.printf(Locale.ROOT, "%-" + width + "s  %-10s %-22s %12s %12s %8s%n", "layer", "kind", "weight shape", "parameters",
+            "LoRA r=" + rank, "LoRA %");
+        long lora = 0;
         for (CheckpointSummary.Layer l : s.layers()) {
-            System.out.printf(Locale.ROOT, "%-" + width + "s  %-10s %-22s %,12d%s%n", l.path(), l.kind(), l.shape(), l.parameters(),
+            long add = l.loraPerRank() * rank;
+            lora += add;
+            System.out.printf(Locale.ROOT, "%-" + width + "s  %-10s %-22s %,12d %12s %8s%s%n", l.path(), l.kind(), l.shape(), l.parameters(),
+                add == 0 ? "-" : String.format(Locale.ROOT, "%,d", add),
+                add == 0 ? "-" : String.format(Locale.ROOT, "%.2f%%", 100.0 * add / l.parameters()),
                 l.buffers() > 0 ? "  (+" + l.buffers() + " buffer values)" : "");
         }
-        System.out.printf(Locale.ROOT, "total: %,d parameters in %d layers; %.2f MB on disk%n", s.parameters(), s.layers().size(), s.bytesOnDisk() / 1e6);
+        System.out.printf(Locale.ROOT, "total: %,d parameters in %d layers; %.2f MB on disk; LoRA r=%d on every conv, linear and LSTM matrix: %,d (%.2f%%)%n",
+            s.parameters(), s.layers().size(), s.bytesOnDisk() / 1e6, rank, lora, 100.0 * lora / s.parameters());
     }
 }

@@ -19,8 +19,12 @@ import java.util.Map;
  */
 public record CheckpointSummary(Path file, List<Layer> layers, long parameters, long bytesOnDisk) {
 
-    /** One layer: path, kind, the shape of its main weight, parameters (weights and biases), buffer elements. */
-    public record Layer(String path, String kind, String shape, long parameters, long buffers) {}
+    /**
+     * One layer: path, kind, the shape of its main weight, parameters (weights and biases), buffer elements, and
+     * what LoRA of rank 1 on its weight adds (a conv's A [1, in, kh, kw] and B [out, 1, 1, 1]; a linear's or LSTM
+     * matrix's A [1, in] and B [out, 1]; 0 where lora4j puts no LoRA): multiply by r for rank r.
+     */
+    public record Layer(String path, String kind, String shape, long parameters, long buffers, long loraPerRank) {}
 
     private static final List<String> BUFFERS = List.of("running_mean", "running_var", "num_batches_tracked");
 
@@ -46,8 +50,14 @@ public record CheckpointSummary(Path file, List<Layer> layers, long parameters, 
             List<TensorInfo> ts = byLayer.get(path);
             long params = 0, buffers = 0;
             String kind = "parameters", shape = "";
+            long lora = 0;
             for (TensorInfo t : ts) {
                 String leaf = t.name().substring(t.name().lastIndexOf('.') + 1);
+                long[] d = t.shape();
+                // A [r, in·kernel] and B [out, r] of the weight: r·(fan_in + out).
+                boolean adaptable = leaf.startsWith("weight_ih") || leaf.startsWith("weight_hh")
+                    || (leaf.equals("weight") && (d.length == 4 || d.length == 3 || (d.length == 2 && !path.contains("emb"))));
+                if (adaptable) lora += t.elementCount() / d[0] + d[0];
                 if (BUFFERS.contains(leaf)) {
                     buffers += t.elementCount();
                     kind = "batch norm";
@@ -71,8 +81,7 @@ public record CheckpointSummary(Path file, List<Layer> layers, long parameters, 
                     }
                 }
             }
-            if (kind.equals("batch norm") && shape.isEmpty()) shape = "";
-            layers.add(new Layer(path, kind, shape, params, buffers));
+            layers.add(new Layer(path, kind, shape, params, buffers, kind.equals("batch norm") ? 0 : lora));
             total += params;
         }
         return new CheckpointSummary(file, layers, total, Files.size(file));

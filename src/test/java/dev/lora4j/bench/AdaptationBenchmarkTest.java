@@ -40,7 +40,9 @@ class AdaptationBenchmarkTest {
         assertTrue(Files.isRegularFile(out.resolve("lora/adapter_model.safetensors")));
         CheckpointSummary s = CheckpointSummary.read(out.resolve("base.safetensors"));
         assertEquals(r.parameters(), s.parameters());
-        assertEquals("conv2d", s.layers().stream().filter(l -> l.path().equals("layer2.0.conv1")).findFirst().orElseThrow().kind());
+        CheckpointSummary.Layer conv = s.layers().stream().filter(l -> l.path().equals("layer2.0.conv1")).findFirst().orElseThrow();
+        assertEquals("conv2d", conv.kind());
+        assertEquals(8 * 3 * 3 + 16, conv.loraPerRank(), "A [1, 8, 3, 3] and B [16, 1, 1, 1] per unit of rank");
     }
 
     @Test
@@ -53,6 +55,8 @@ class AdaptationBenchmarkTest {
         assertTrue(r.shiftedBefore() >= 0 && r.shiftedBefore() <= 1);
         assertTrue(Files.isRegularFile(out.resolve("lora/adapter_config.json")));
         CheckpointSummary s = CheckpointSummary.read(out.resolve("base.safetensors"));
-        assertEquals("lstm", s.layers().stream().filter(l -> l.path().equals("lstm[l0_reverse]")).findFirst().orElseThrow().kind());
+        CheckpointSummary.Layer lstm = s.layers().stream().filter(l -> l.path().equals("lstm[l0_reverse]")).findFirst().orElseThrow();
+        assertEquals("lstm", lstm.kind());
+        assertEquals((16 + 96) + (24 + 96), lstm.loraPerRank());
     }
 }
