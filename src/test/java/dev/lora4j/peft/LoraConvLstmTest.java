@@ -85,6 +85,12 @@ class LoraConvLstmTest {
     }
 
     @Test
+    void allLinearLeavesConvolutionsAndLstmsAloneAsPeftDoes() {
+        var e = assertThrows(IllegalArgumentException.class, () -> LoraModel.inject(new Net(1), LoraConfig.of(2, 4, "all-linear"), 5));
+        assertTrue(e.getMessage().contains("[conv, temporal, lstm]"), e.getMessage());
+    }
+
+    @Test
     void zeroBIsTheBaseAndMergeEqualsUnmerged() {
         Net net = new Net(2);
         Variable x = input(3);
