@@ -125,13 +125,18 @@ public final class AdapterArithmetic {
     private record Factors(float[] a, float[] b, int r, int inDim, int outDim, double c) {
         static Factors of(LoraLayer layer, String adapter, double c) {
             Variable a = null, b = null;
+            int pairs = 0;
             for (var e : layer.adapterParameters(adapter).entrySet()) {
-                if (e.getKey().contains("_A")) a = e.getValue();
-                else if (e.getKey().contains("_B")) b = e.getValue();
+                if (e.getKey().contains("_A")) {
+                    a = e.getValue();
+                    pairs++;
+                } else if (e.getKey().contains("_B")) b = e.getValue();
             }
             if (a == null || b == null) throw new IllegalStateException("layer has no A/B for adapter '" + adapter + "'");
+            if (pairs > 1) throw new IllegalArgumentException("adapter arithmetic: a layer with several LoRA pairs (LSTM) is not supported yet");
+            // A is [r, ...] and B [out, r, ...] (conv kernels flatten into the trailing dimensions).
             int r = a.shape().dim(0);
-            return new Factors(a.data(), b.data(), r, a.shape().dim(1), b.shape().dim(0), c);
+            return new Factors(a.data(), b.data(), r, a.size() / r, b.size() / r, c);
         }
 
         void zero() {
