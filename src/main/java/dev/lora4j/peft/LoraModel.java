@@ -86,6 +86,10 @@ public final class LoraModel {
                 throw new IllegalArgumentException("module '" + path + "' has " + (adaLora ? "LoRA" : "AdaLoRA")
                     + " adapters already; LoRA and AdaLoRA adapters do not mix on one layer");
             }
+            if (adaLora && !(m instanceof Linear || m instanceof Conv1D || m instanceof AdaLoraLinear)) {
+                throw new IllegalArgumentException("AdaLoRA adapts linear layers only here; '" + path + "' is a "
+                    + m.getClass().getSimpleName());
+            }
             LoraLayer layer = switch (m) {
                 case LoraLayer existing -> existing;
                 case Linear lin when adaLora -> {
@@ -98,8 +102,6 @@ public final class LoraModel {
                     root.replace(path, w);
                     yield w;
                 }
-                case Embedding emb when adaLora -> throw new IllegalArgumentException("AdaLoRA adapts linear layers only (as Peft); "
-                    + "'" + path + "' is an embedding");
                 case Linear lin -> {
                     LoraLinear w = new LoraLinear(lin, seed ^ path.hashCode());
                     root.replace(path, w);
