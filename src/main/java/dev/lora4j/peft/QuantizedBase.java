@@ -1,0 +1,74 @@
+package dev.lora4j.peft;
+
+import dev.lora4j.autograd.Variable;
+import dev.lora4j.nn.Conv1D;
+import dev.lora4j.nn.Linear;
+import dev.lora4j.nn.Module;
+import dev.lora4j.tensor.Tensor;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Predicate;
+
+/**
+ * Puts a model's frozen linear weights into a narrower storage ({@link BaseDType}) before LoRA is injected, as
+ * bitsandbytes' load_in_4bit / load_in_8bit do: every Linear and Conv1D weight, except the output layers
+ * (lm_head, a classifier or score head) and whatever the caller keeps (modules trained in full), becomes a frozen
+ * weight held quantized; biases stay F32. LoRA then wraps these layers unchanged.
+ */
+public final class QuantizedBase {
+    /** Module names left in full precision, as bitsandbytes leaves the output layer (transformers' keys to not convert). */
+    private static final List<String> OUTPUT_LAYERS = List.of("lm_head", "classifier", "score");
+
+    /** What was converted: layers, their weight elements, and the bytes those weights took before and after. */
+    public record Summary(BaseDType dtype, int layers, long parameters, long bytesBefore, long bytesAfter) {
+        public double bytesPerParameter() {
+            return parameters == 0 ? 0 : (double) bytesAfter / parameters;
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "base weights %s: %d linear layers, %,d weights, %.1f MiB -> %.1f MiB (%.3f bytes/weight)",
+                dtype.name().toLowerCase(Locale.ROOT), layers, parameters, bytesBefore / 1048576.0, bytesAfter / 1048576.0, bytesPerParameter());
+        }
+    }
+
+    private QuantizedBase() {}
+
+    /**
+     * Converts, in place, every linear layer of {@code root} whose path {@code keep} does not reject and that is not
+     * an output layer. The converted weights are frozen (they get no gradient; a quantized weight could not take one).
+     */
+    public static Summary apply(Module root, BaseDType dtype, Predicate<String> keep) {
+        int layers = 0;
+        long params = 0, before = 0, after = 0;
+        for (Map.Entry<String, Module> e : root.namedModules().entrySet()) {
+            String path = e.getKey();
+            if (path.isEmpty() || isOutputLayer(path) || !keep.test(path)) continue;
+            Module converted = switch (e.getValue()) {
+                case Linear lin -> new Linear(frozen(dtype, lin.weight()), lin.bias());
+                case Conv1D conv -> new Conv1D(frozen(dtype, conv.weight()), conv.bias());
+                default -> null;
+            };
+            if (converted == null) continue;
+            Variable w = e.getValue().localParameters().get("weight");
+            Variable stored = converted.localParameters().get("weight");
+            layers++;
+            params += w.size();
+            before += w.value().storageBytes();
+            after += stored.value().storageBytes();
+            root.replace(path, converted);
+        }
+        return new Summary(dtype, layers, params, before, after);
+    }
+
+    private static Variable frozen(BaseDType dtype, Variable w) {
+        Tensor stored = dtype.store(w.value());
+        return new Variable(stored, false);
+    }
+
+    private static boolean isOutputLayer(String path) {
+        for (String n : OUTPUT_LAYERS) if (path.equals(n) || path.endsWith("." + n)) return true;
+        return false;
+    }
+}
