@@ -17,6 +17,7 @@ import dev.lora4j.model.gpt2.Gpt2LMHeadModel;
 import dev.lora4j.tokenize.Tokenizer;
 import dev.lora4j.train.CausalLmTraining;
 import dev.lora4j.train.EmbeddingTraining;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.train.SequenceClassification;
 import dev.lora4j.train.TrainingOptions;
@@ -48,9 +49,13 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "adapter directory (default ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "minilm-topics-lora");
 
-    @Option(names = "--method", description = "lora, full (every weight trains) or head (only the classifier and a new pooler): "
-        + "the two baselines LoRA is judged against (default ${DEFAULT-VALUE})")
+    @Option(names = "--method", description = "lora, qlora (LoRA on a base quantized to NF4), full (every weight trains) or head "
+        + "(only the classifier and a new pooler): the two baselines LoRA is judged against (default ${DEFAULT-VALUE})")
     SequenceClassification.Method method = SequenceClassification.Method.LORA;
+
+    @Option(names = "--base-dtype", description = {"storage of the frozen base's linear weights: f32 (as loaded), bf16, int8 (per-row",
+        "absmax) or nf4 (QLoRA's double-quantized 4-bit NormalFloat; --method qlora sets it) (default ${DEFAULT-VALUE})"})
+    BaseDType baseDType = BaseDType.F32;
 
     @Option(names = "--lora-r", description = "LoRA rank (default ${DEFAULT-VALUE})")
     int r = 8;
@@ -147,14 +152,17 @@ final class TrainCommand implements Callable<Integer> {
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + test.size()
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
-        SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
+        SequenceClassification task = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen).withBaseDType(baseDType);
+        SequenceClassification.Result res = task
             .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).run(train, test, method, lora, options, out, !json);
         var h = res.history();
+        if (task.baseSummary() != null) System.out.println(task.baseSummary());
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
         System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s, final loss %.4f%n",
             h.losses().size(), h.seconds(), h.tokens() / h.seconds(), h.losses().get(h.losses().size() - 1));
-        System.out.println((method == SequenceClassification.Method.LORA ? "adapter: " : "trained weights: ")
+        boolean adapter = method == SequenceClassification.Method.LORA || method == SequenceClassification.Method.QLORA;
+        System.out.println((adapter ? "adapter: " : "trained weights: ")
             + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
@@ -162,6 +170,7 @@ final class TrainCommand implements Callable<Integer> {
             m.put("method", method.name().toLowerCase(Locale.ROOT));
             m.put("accuracy_before", res.accuracyBefore());
             m.put("accuracy_after", res.accuracyAfter());
+            if (task.baseSummary() != null) m.put("base_bytes_per_weight", task.baseSummary().bytesPerParameter());
             m.put("trainable_params", res.parameters().trainable());
             m.put("total_params", res.parameters().total());
             m.put("trainable_percent", res.parameters().percent());
@@ -188,9 +197,11 @@ final class TrainCommand implements Callable<Integer> {
         List<Record> valid = splits.hasValid() ? splits.valid() : splits.test();
         System.out.println("model: " + model + "; data: " + data + ", " + splits.train().size() + " train / " + valid.size() + " valid records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
-            CausalLmTraining.Result res = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack)
-                .run(splits.train(), valid, lora, options, out, !json, saveEvery, resume);
+            CausalLmTraining training = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack)
+                .withBaseDType(method == SequenceClassification.Method.QLORA ? BaseDType.NF4 : baseDType);
+            CausalLmTraining.Result res = training.run(splits.train(), valid, lora, options, out, !json, saveEvery, resume);
             var h = res.history();
+            if (training.baseSummary() != null) System.out.println(training.baseSummary());
             System.out.println(res.parameters());
             System.out.printf(Locale.ROOT, "validation loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
                 res.perplexityBefore(), res.perplexityAfter());

@@ -1,10 +1,12 @@
 package dev.lora4j.peft;
 
 import dev.lora4j.autograd.Variable;
+import dev.lora4j.kernel.Parallel;
 import dev.lora4j.nn.Conv1D;
 import dev.lora4j.nn.Linear;
 import dev.lora4j.nn.Module;
 import dev.lora4j.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -40,26 +42,28 @@ public final class QuantizedBase {
      * an output layer. The converted weights are frozen (they get no gradient; a quantized weight could not take one).
      */
     public static Summary apply(Module root, BaseDType dtype, Predicate<String> keep) {
-        int layers = 0;
-        long params = 0, before = 0, after = 0;
+        List<String> paths = new ArrayList<>();
         for (Map.Entry<String, Module> e : root.namedModules().entrySet()) {
             String path = e.getKey();
             if (path.isEmpty() || isOutputLayer(path) || !keep.test(path)) continue;
-            Module converted = switch (e.getValue()) {
-                case Linear lin -> new Linear(frozen(dtype, lin.weight()), lin.bias());
-                case Conv1D conv -> new Conv1D(frozen(dtype, conv.weight()), conv.bias());
-                default -> null;
-            };
-            if (converted == null) continue;
-            Variable w = e.getValue().localParameters().get("weight");
-            Variable stored = converted.localParameters().get("weight");
-            layers++;
+            if (e.getValue() instanceof Linear || e.getValue() instanceof Conv1D) paths.add(path);
+        }
+        // Layers are independent: quantize them on the kernel threads (MiniLM's 36 take about a second alone).
+        Module[] converted = new Module[paths.size()];
+        Parallel.parallelFor(0, paths.size(), i -> converted[i] = switch (root.get(paths.get(i))) {
+            case Linear lin -> new Linear(frozen(dtype, lin.weight()), lin.bias());
+            case Conv1D conv -> new Conv1D(frozen(dtype, conv.weight()), conv.bias());
+            default -> throw new IllegalStateException("unreachable");
+        });
+        long params = 0, before = 0, after = 0;
+        for (int i = 0; i < paths.size(); i++) {
+            Variable w = root.get(paths.get(i)).localParameters().get("weight");
             params += w.size();
             before += w.value().storageBytes();
-            after += stored.value().storageBytes();
-            root.replace(path, converted);
+            after += converted[i].localParameters().get("weight").value().storageBytes();
+            root.replace(paths.get(i), converted[i]);
         }
-        return new Summary(dtype, layers, params, before, after);
+        return new Summary(dtype, paths.size(), params, before, after);
     }
 
     private static Variable frozen(BaseDType dtype, Variable w) {

@@ -8,11 +8,13 @@ import dev.lora4j.model.Weights;
 import dev.lora4j.model.bert.BertCheckpoint;
 import dev.lora4j.model.bert.BertForSequenceClassification;
 import dev.lora4j.model.bert.BertModel;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
 import dev.lora4j.io.safetensors.SafetensorsWriter;
 import dev.lora4j.peft.PeftAdapterReader;
 import dev.lora4j.peft.PeftAdapterWriter;
+import dev.lora4j.peft.QuantizedBase;
 import dev.lora4j.peft.TrainableParameters;
 import dev.lora4j.tokenize.Encoding;
 import dev.lora4j.tokenize.Tokenizer;
@@ -72,6 +74,23 @@ public final class SequenceClassification {
         return this;
     }
 
+    private BaseDType baseDType = BaseDType.F32;
+    private QuantizedBase.Summary baseSummary;
+
+    /**
+     * Stores the frozen base's linear weights as {@code dtype} (BF16, INT8, NF4) for LoRA or head-only training;
+     * {@link Method#QLORA} implies NF4. Full fine-tuning needs F32.
+     */
+    public SequenceClassification withBaseDType(BaseDType dtype) {
+        this.baseDType = dtype;
+        return this;
+    }
+
+    /** What the last run converted to a narrower base storage, or null when it kept the weights as loaded. */
+    public QuantizedBase.Summary baseSummary() {
+        return baseSummary;
+    }
+
     private static void writeLabels(Path dir, List<String> names) throws IOException {
         Path tmp = dir.resolve("." + LABELS_FILE + ".tmp");
         new ObjectMapper().writeValue(tmp.toFile(), names);
@@ -99,10 +118,11 @@ public final class SequenceClassification {
     }
 
     /**
-     * What trains: LoRA (adapters, plus the head in full), full fine-tuning (every weight) or head only (the
-     * classifier and a new pooler, the encoder frozen): the two baselines LoRA is judged against.
+     * What trains: LoRA (adapters, plus the head in full), QLoRA (LoRA on a base quantized to NF4), full fine-tuning
+     * (every weight) or head only (the classifier and a new pooler, the encoder frozen): the two baselines LoRA is
+     * judged against.
      */
-    public enum Method { LORA, FULL, HEAD }
+    public enum Method { LORA, QLORA, FULL, HEAD }
 
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
@@ -122,15 +142,22 @@ public final class SequenceClassification {
         boolean newPooler = !checkpoint.hasPooler();
         BertForSequenceClassification model = new BertForSequenceClassification(checkpoint.config(), weights, checkpoint.prefix(),
             BertForSequenceClassification.newClassifier(checkpoint.config(), numLabels, rnd));
-        model.train(false);
-        double before = accuracy(model, test);
-
         List<String> save = new ArrayList<>(lora.modulesToSave());
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
+        BaseDType base = method == Method.QLORA ? BaseDType.NF4 : baseDType;
+        baseSummary = null;
+        if (base != BaseDType.F32) {
+            if (method == Method.FULL) throw new IllegalArgumentException("base dtype " + base + " needs a frozen base: use it with lora, qlora or head");
+            // Before the "before" accuracy, so that both measurements see the same (quantized) base.
+            baseSummary = QuantizedBase.apply(model, base, path -> !inAny(path, save));
+        }
+        model.train(false);
+        double before = accuracy(model, test);
+
         LoraModel peft = null;
         switch (method) {
-            case LORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
+            case LORA, QLORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
             case FULL -> model.setTrainable(true);
             case HEAD -> {
                 model.setTrainable(false);
@@ -163,11 +190,20 @@ public final class SequenceClassification {
         }
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
-        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
+        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method == Method.QLORA ? "QLoRA r=" + lora.r()
+            : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
         LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
 
+
+    /** True when the module path names, or lies inside, one of {@code modules}. */
+    private static boolean inAny(String path, List<String> modules) {
+        for (String m : modules) {
+            if (path.equals(m) || path.startsWith(m + ".") || path.endsWith("." + m) || path.contains("." + m + ".")) return true;
+        }
+        return false;
+    }
 
     /** Fraction of examples whose highest logit is their label. */
     public double accuracy(BertForSequenceClassification model, List<LabelledText> data) {
