@@ -26,20 +26,20 @@ public enum BaseDType {
         return switch (this) {
             case F32 -> w;
             case BF16 -> w.isMapped() && w.mappedType() == DType.BF16 ? w : bf16(w);
-            case INT8 -> Tensor.quantized(Int8Matrix.quantize(values(w), rows, cols));
-            case NF4 -> Tensor.quantized(Nf4Matrix.quantize(values(w), rows, cols));
+            case INT8 -> Tensor.quantized(Int8Matrix.quantize(floatsOf(w), rows, cols));
+            case NF4 -> Tensor.quantized(Nf4Matrix.quantize(floatsOf(w), rows, cols));
         };
     }
 
     /** The weight's values without keeping a heap copy in {@code w} (a mapped tensor would cache one). */
-    private static float[] values(Tensor w) {
+    static float[] floatsOf(Tensor w) {
         if (w.quantized() != null) return w.quantized().dequantize();
         if (w.isMapped()) return Tensor.fromSegment(w.segment(), w.mappedType(), w.shape()).data();
         return w.data();
     }
 
     private static Tensor bf16(Tensor w) {
-        float[] v = values(w);
+        float[] v = floatsOf(w);
         // An automatic arena: the kernel threads may read it, and it is freed with the tensor.
         MemorySegment seg = Arena.ofAuto().allocate(2L * v.length, 2);
         for (int i = 0; i < v.length; i++) seg.setAtIndex(I16_LE, i, DType.floatToBf16(v[i]));

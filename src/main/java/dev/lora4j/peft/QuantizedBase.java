@@ -22,16 +22,20 @@ public final class QuantizedBase {
     /** Module names left in full precision, as bitsandbytes leaves the output layer (transformers' keys to not convert). */
     private static final List<String> OUTPUT_LAYERS = List.of("lm_head", "classifier", "score");
 
-    /** What was converted: layers, their weight elements, and the bytes those weights took before and after. */
-    public record Summary(BaseDType dtype, int layers, long parameters, long bytesBefore, long bytesAfter) {
+    /**
+     * What was converted: layers, their weight elements, the bytes those weights took before and after, and the
+     * largest rounding error of a weight, |stored − original|.
+     */
+    public record Summary(BaseDType dtype, int layers, long parameters, long bytesBefore, long bytesAfter, double maxAbsError) {
         public double bytesPerParameter() {
             return parameters == 0 ? 0 : (double) bytesAfter / parameters;
         }
 
         @Override
         public String toString() {
-            return String.format(Locale.ROOT, "base weights %s: %d linear layers, %,d weights, %.1f MiB -> %.1f MiB (%.3f bytes/weight)",
-                dtype.name().toLowerCase(Locale.ROOT), layers, parameters, bytesBefore / 1048576.0, bytesAfter / 1048576.0, bytesPerParameter());
+            return String.format(Locale.ROOT, "base weights %s: %d linear layers, %,d weights, %.1f MiB -> %.1f MiB (%.3f bytes/weight, "
+                    + "max rounding error %.3g)", dtype.name().toLowerCase(Locale.ROOT), layers, parameters, bytesBefore / 1048576.0,
+                bytesAfter / 1048576.0, bytesPerParameter(), maxAbsError);
         }
     }
 
@@ -50,20 +54,38 @@ public final class QuantizedBase {
         }
         // Layers are independent: quantize them on the kernel threads (MiniLM's 36 take about a second alone).
         Module[] converted = new Module[paths.size()];
-        Parallel.parallelFor(0, paths.size(), i -> converted[i] = switch (root.get(paths.get(i))) {
-            case Linear lin -> new Linear(frozen(dtype, lin.weight()), lin.bias());
-            case Conv1D conv -> new Conv1D(frozen(dtype, conv.weight()), conv.bias());
-            default -> throw new IllegalStateException("unreachable");
+        double[] error = new double[paths.size()];
+        Parallel.parallelFor(0, paths.size(), i -> {
+            Module m = root.get(paths.get(i));
+            Variable w = m.localParameters().get("weight");
+            Variable stored = frozen(dtype, w);
+            error[i] = maxAbsDiff(w.value(), stored.value());
+            converted[i] = switch (m) {
+                case Linear lin -> new Linear(stored, lin.bias());
+                case Conv1D conv -> new Conv1D(stored, conv.bias());
+                default -> throw new IllegalStateException("unreachable");
+            };
         });
         long params = 0, before = 0, after = 0;
+        double maxError = 0;
         for (int i = 0; i < paths.size(); i++) {
             Variable w = root.get(paths.get(i)).localParameters().get("weight");
             params += w.size();
             before += w.value().storageBytes();
             after += converted[i].localParameters().get("weight").value().storageBytes();
+            maxError = Math.max(maxError, error[i]);
             root.replace(paths.get(i), converted[i]);
         }
-        return new Summary(dtype, paths.size(), params, before, after);
+        return new Summary(dtype, paths.size(), params, before, after, maxError);
+    }
+
+    /** max |a − b|, read without leaving a heap copy in either tensor. */
+    private static double maxAbsDiff(Tensor a, Tensor b) {
+        if (a == b) return 0;
+        float[] x = BaseDType.floatsOf(a), y = BaseDType.floatsOf(b);
+        double m = 0;
+        for (int i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+        return m;
     }
 
     private static Variable frozen(BaseDType dtype, Variable w) {
