@@ -24,7 +24,7 @@ public final class BaseDTypeBenchmark {
     /** What one configuration cost; the linear-weight bytes are those QuantizedBase converted (all but lm_head). */
     public record Result(String model, String baseDType, int layers, long linearWeights, long linearBytesBefore, long linearBytesAfter,
                          double bytesPerWeight, double quantizeSeconds, int batch, int seq, int steps, double secondsPerStep,
-                         double tokensPerSecond, double firstLoss, double lastLoss, long peakRssMb) {}
+                         double tokensPerSecond, double firstLoss, double lastLoss, long peakRssMb, long rssAfterMb, long heapAfterGcMb) {}
 
     private BaseDTypeBenchmark() {}
 
@@ -60,9 +60,25 @@ public final class BaseDTypeBenchmark {
             last = loss.data()[0];
         }
         double perStep = (System.nanoTime() - start) / 1e9 / steps;
+        // The heap still reachable after a full GC: what this configuration needs to keep, whatever the GC let pile up.
+        System.gc();
+        Runtime rt = Runtime.getRuntime();
+        long heapAfterGc = (rt.totalMemory() - rt.freeMemory()) >> 20;
         return new Result(modelDir.getFileName().toString(), dtype.name().toLowerCase(java.util.Locale.ROOT), s.layers(), s.parameters(),
             s.bytesBefore(), s.bytesAfter(), s.parameters() == 0 ? 4.0 : s.bytesPerParameter(), quantizeSeconds, batch, seq, steps,
-            perStep, batch * seq / perStep, first, last, LoadBenchmark.peakRssMb());
+            perStep, batch * seq / perStep, first, last, LoadBenchmark.peakRssMb(), rssMb(), heapAfterGc);
+    }
+
+    /** The process's current resident set (VmRSS), in MiB; -1 where /proc is not available. */
+    static long rssMb() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) return Long.parseLong(line.replaceAll("[^0-9]", "")) / 1024;
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
     }
 
     /** The number of rows of the input embedding table. */
