@@ -6,6 +6,7 @@ import dev.lora4j.nn.Conv1D;
 import dev.lora4j.nn.Linear;
 import dev.lora4j.nn.Module;
 import dev.lora4j.tensor.Tensor;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -60,6 +61,11 @@ public final class QuantizedBase {
             Variable w = m.localParameters().get("weight");
             Variable stored = frozen(dtype, w);
             error[i] = maxAbsDiff(w.value(), stored.value());
+            // The F32/BF16 pages of a weight read from a mapped checkpoint are no longer needed once it is stored
+            // anew: drop them from this process's resident set (they stay in the page cache, and would fault back
+            // in from the file if a tied module still read them).
+            MemorySegment seg = w.value().segment();
+            if (stored.value() != w.value() && seg != null && seg.isMapped()) seg.unload();
             converted[i] = switch (m) {
                 case Linear lin -> new Linear(stored, lin.bias());
                 case Conv1D conv -> new Conv1D(stored, conv.bias());
