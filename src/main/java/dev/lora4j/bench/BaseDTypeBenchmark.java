@@ -64,6 +64,9 @@ public final class BaseDTypeBenchmark {
         System.gc();
         Runtime rt = Runtime.getRuntime();
         long heapAfterGc = (rt.totalMemory() - rt.freeMemory()) >> 20;
+        // The model is not used after the loop: without this fence the GC above may already have freed it.
+        java.lang.ref.Reference.reachabilityFence(lm);
+        java.lang.ref.Reference.reachabilityFence(lora);
         return new Result(modelDir.getFileName().toString(), dtype.name().toLowerCase(java.util.Locale.ROOT), s.layers(), s.parameters(),
             s.bytesBefore(), s.bytesAfter(), s.parameters() == 0 ? 4.0 : s.bytesPerParameter(), quantizeSeconds, batch, seq, steps,
             perStep, batch * seq / perStep, first, last, LoadBenchmark.peakRssMb(), rssMb(), heapAfterGc);
