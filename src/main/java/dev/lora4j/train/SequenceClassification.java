@@ -42,10 +42,12 @@ public final class SequenceClassification {
     private final BertCheckpoint checkpoint;
     private final int numLabels;
     private final Tokenizer tokenizer;
+    private final int maxSeqLen;
 
     public SequenceClassification(BertCheckpoint checkpoint, int numLabels, int maxSeqLen) {
         this.checkpoint = checkpoint;
         this.numLabels = numLabels;
+        this.maxSeqLen = maxSeqLen;
         this.tokenizer = checkpoint.tokenizer().withOptions(Tokenizer.Options.builder()
             .padding(Tokenizer.Padding.LONGEST).truncation(true).maxLength(maxSeqLen).build());
     }
@@ -124,6 +126,13 @@ public final class SequenceClassification {
      */
     public enum Method { LORA, QLORA, FULL, HEAD }
 
+    private int truncatedTrain;
+
+    /** How many training texts of the last run were longer than the max sequence length and were truncated. */
+    public int truncatedExamples() {
+        return truncatedTrain;
+    }
+
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
         return run(train, test, Method.LORA, lora, options, outDir, progress);
@@ -136,6 +145,8 @@ public final class SequenceClassification {
     public Result run(List<LabelledText> train, List<LabelledText> test, Method method, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
         SplittableRandom rnd = new SplittableRandom(options.seed());
+        truncatedTrain = Truncation.count(tokenizer, train.stream().map(LabelledText::text).toList());
+        Truncation.report(truncatedTrain, train.size(), "training texts", maxSeqLen);
         // A checkpoint without a pooler (sentence-transformers exports) gets a new one, as transformers would,
         // and it then trains with the classifier (modules_to_save), or the frozen random pooler would block learning.
         Weights weights = checkpoint.weights().orElse(Weights.random(options.seed(), 0.02f));
@@ -149,12 +160,9 @@ public final class SequenceClassification {
         baseSummary = null;
         if (base != BaseDType.F32) {
             if (method == Method.FULL) throw new IllegalArgumentException("base dtype " + base + " needs a frozen base: use it with lora, qlora or head");
-            // Before the "before" accuracy, so that both measurements see the same (quantized) base.
+            // Before training's first evaluation (the "before" accuracy), so that both measurements see the same base.
             baseSummary = QuantizedBase.apply(model, base, path -> !inAny(path, save));
         }
-        model.train(false);
-        double before = accuracy(model, test);
-
         LoraModel peft = null;
         switch (method) {
             case LORA, QLORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
@@ -171,14 +179,24 @@ public final class SequenceClassification {
 
         model.train(true);
         Tokenizer tok = tokenizer;
-        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
+        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
+                model.train(false);
+                try {
+                    Evaluation e = evaluate(model, test);
+                    return Map.of("eval_loss", e.loss(), "eval_accuracy", e.accuracy());
+                } finally {
+                    model.train(true);
+                }
+            });
         TrainingHistory history = trainer.fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
             return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));
         });
         model.train(false);
-        double after = accuracy(model, test);
+        double before = history.firstEval().orElseThrow().metric("eval_accuracy");
+        double after = history.lastEval().orElseThrow().metric("eval_accuracy");
 
         if (peft != null) {
             PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
@@ -192,7 +210,7 @@ public final class SequenceClassification {
         Path png = outDir.resolve("loss.png");
         String title = method == Method.LORA ? "LoRA r=" + lora.r() : method == Method.QLORA ? "QLoRA r=" + lora.r()
             : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
-        LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
+        LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
 
