@@ -267,8 +267,29 @@ public final class SequenceClassification {
     }
 
 
+    /** Class probabilities (softmax over the logits) of each text, in order; what serving's /v1/classify answers. */
+    public float[][] probabilities(BertForSequenceClassification model, List<String> texts) {
+        float[][] out = new float[texts.size()][];
+        try (var s = Tape.noGrad()) {
+            for (int i = 0; i < texts.size(); i += 32) {
+                List<String> batch = texts.subList(i, Math.min(texts.size(), i + 32));
+                float[] l = model.forward(encodeTexts(tokenizer, batch)).data();
+                for (int b = 0; b < batch.size(); b++) {
+                    float[] p = new float[numLabels];
+                    dev.lora4j.kernel.Softmax.forward(java.util.Arrays.copyOfRange(l, b * numLabels, (b + 1) * numLabels), p, 1, numLabels);
+                    out[i + b] = p;
+                }
+            }
+        }
+        return out;
+    }
+
     static BertModel.Batch encode(Tokenizer tok, List<LabelledText> batch) {
-        List<Encoding> enc = tok.encodeBatch(batch.stream().map(LabelledText::text).toList());
+        return encodeTexts(tok, batch.stream().map(LabelledText::text).toList());
+    }
+
+    static BertModel.Batch encodeTexts(Tokenizer tok, List<String> texts) {
+        List<Encoding> enc = tok.encodeBatch(texts);
         int b = enc.size(), seq = enc.get(0).length();
         int[] ids = new int[b * seq], types = new int[b * seq], mask = new int[b * seq];
         for (int i = 0; i < b; i++) {
