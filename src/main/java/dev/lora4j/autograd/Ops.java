@@ -8,6 +8,7 @@ import dev.lora4j.kernel.EmbeddingKernel;
 import dev.lora4j.kernel.Gemm;
 import dev.lora4j.kernel.LayerNormKernel;
 import dev.lora4j.kernel.Pooling;
+import dev.lora4j.kernel.QuantizedMatrix;
 import dev.lora4j.kernel.RmsNormKernel;
 import dev.lora4j.kernel.Rope;
 import dev.lora4j.kernel.SegmentFormat;
@@ -54,7 +55,7 @@ public final class Ops {
      * optimizer or a merge, widens it onto the heap first, after which the heap copy is the weight).
      */
     private static boolean readInPlace(Variable w) {
-        return w.value().isMapped();
+        return w.value().isMapped() && w.value().segment() != null;
     }
 
     private static SegmentFormat format(Tensor t) {
@@ -65,15 +66,19 @@ public final class Ops {
         };
     }
 
-    /** C (+)= A·Wᵀ for W [N, K], from the heap or in place from a mapped checkpoint. */
+    /** C (+)= A·Wᵀ for W [N, K], from the heap, in place from a mapped checkpoint, or decoded from a quantized weight. */
     private static void timesTransposed(int m, int n, int k, float[] a, Variable w, float[] c, boolean accumulate) {
-        if (readInPlace(w)) Gemm.nt(m, n, k, a, w.value().segment(), format(w.value()), c, accumulate);
+        QuantizedMatrix q = w.value().quantized();
+        if (q != null) Gemm.nt(m, n, k, a, q, c, accumulate);
+        else if (readInPlace(w)) Gemm.nt(m, n, k, a, w.value().segment(), format(w.value()), c, accumulate);
         else Gemm.nt(m, n, k, a, w.data(), c, accumulate);
     }
 
-    /** C (+)= A·W for W [K, N], from the heap or in place from a mapped checkpoint. */
+    /** C (+)= A·W for W [K, N], from the heap, in place from a mapped checkpoint, or decoded from a quantized weight. */
     private static void times(int m, int n, int k, float[] a, Variable w, float[] c, boolean accumulate) {
-        if (readInPlace(w)) Gemm.nn(m, n, k, a, w.value().segment(), format(w.value()), c, accumulate);
+        QuantizedMatrix q = w.value().quantized();
+        if (q != null) Gemm.nn(m, n, k, a, q, c, accumulate);
+        else if (readInPlace(w)) Gemm.nn(m, n, k, a, w.value().segment(), format(w.value()), c, accumulate);
         else Gemm.nn(m, n, k, a, w.data(), c, accumulate);
     }
 

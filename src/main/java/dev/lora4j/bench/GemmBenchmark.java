@@ -1,6 +1,9 @@
 package dev.lora4j.bench;
 
 import dev.lora4j.kernel.Gemm;
+import dev.lora4j.kernel.Int8Matrix;
+import dev.lora4j.kernel.Nf4Matrix;
+import dev.lora4j.kernel.QuantizedMatrix;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -59,7 +62,12 @@ public final class GemmBenchmark {
             case "nt" -> () -> Gemm.nt(s.m(), s.n(), s.k(), a, b, c, false);
             case "nn" -> () -> Gemm.nn(s.m(), s.n(), s.k(), a, b, c, false);
             case "tn" -> () -> Gemm.tn(s.m(), s.n(), s.k(), a, b, c, false);
-            default -> throw new IllegalArgumentException("layout '" + layout + "': expected nt, nn or tn");
+            // A frozen quantized weight as B: nt is the forward x·Wᵀ with W [N, K]; nn the input gradient dY·W, W [K, N].
+            case "nt-nf4" -> quantizedCall(s, a, c, Nf4Matrix.quantize(b, s.n(), s.k()), true);
+            case "nt-int8" -> quantizedCall(s, a, c, Int8Matrix.quantize(b, s.n(), s.k()), true);
+            case "nn-nf4" -> quantizedCall(s, a, c, Nf4Matrix.quantize(b, s.k(), s.n()), false);
+            case "nn-int8" -> quantizedCall(s, a, c, Int8Matrix.quantize(b, s.k(), s.n()), false);
+            default -> throw new IllegalArgumentException("layout '" + layout + "': expected nt, nn, tn, nt-nf4, nt-int8, nn-nf4 or nn-int8");
         };
         long warmEnd = System.nanoTime() + (long) (Math.max(0.3, minSeconds / 2) * 1e9);
         do call.run(); while (System.nanoTime() < warmEnd);
@@ -72,6 +80,10 @@ public final class GemmBenchmark {
         } while (now - start < minSeconds * 1e9);
         double perCall = (now - start) / 1e9 / calls;
         return new Result("lora4j", layout, s.m(), s.n(), s.k(), s.flops() / perCall / 1e9, perCall);
+    }
+
+    private static Runnable quantizedCall(Shape s, float[] a, float[] c, QuantizedMatrix w, boolean nt) {
+        return nt ? () -> Gemm.nt(s.m(), s.n(), s.k(), a, w, c, false) : () -> Gemm.nn(s.m(), s.n(), s.k(), a, w, c, false);
     }
 
     private static float[] random(Random rnd, long n) {

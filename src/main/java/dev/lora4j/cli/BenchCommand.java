@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 
 /** `lora4j bench ...`: micro and end-to-end benchmarks, each printing JSON lines. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print one JSON line per case.",
-    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.Serve.class})
+    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.BaseDTypeSteps.class,
+        BenchCommand.Serve.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -71,6 +72,40 @@ final class BenchCommand implements Runnable {
         public Integer call() throws Exception {
             dev.lora4j.bench.RandomCheckpoint.writeLlama(out, dev.lora4j.bench.RandomCheckpoint.smolLm2Config(), seed);
             System.out.println("wrote " + out.toAbsolutePath());
+            return 0;
+        }
+    }
+
+    @Command(name = "base-dtype", mixinStandardHelpOptions = true,
+        description = {"LoRA training steps on a decoder with its frozen base stored as f32, bf16, int8 or nf4 (QLoRA):",
+            "base bytes per weight, seconds per step, peak RSS. One configuration per process.",
+            "Example: lora4j bench base-dtype --model /tmp/smollm2-random --base-dtype nf4"})
+    static final class BaseDTypeSteps implements Callable<Integer> {
+        @Option(names = "--model", required = true, description = "decoder directory (e.g. from bench random-model)")
+        java.nio.file.Path model;
+
+        @Option(names = "--base-dtype", description = "f32, bf16, int8 or nf4 (default ${DEFAULT-VALUE})")
+        dev.lora4j.peft.BaseDType baseDType = dev.lora4j.peft.BaseDType.NF4;
+
+        @Option(names = "--target", description = "LoRA targets (default ${DEFAULT-VALUE})")
+        String target = "all-linear";
+
+        @Option(names = "--batch", description = "default ${DEFAULT-VALUE}")
+        int batch = 4;
+
+        @Option(names = "--seq", description = "default ${DEFAULT-VALUE}")
+        int seq = 128;
+
+        @Option(names = "--warmup", description = "untimed steps first (default ${DEFAULT-VALUE})")
+        int warmup = 2;
+
+        @Option(names = "--steps", description = "timed steps (default ${DEFAULT-VALUE})")
+        int steps = 5;
+
+        @Override
+        public Integer call() throws Exception {
+            System.out.println(new ObjectMapper().writeValueAsString(
+                dev.lora4j.bench.BaseDTypeBenchmark.run(model, baseDType, target, batch, seq, warmup, steps)));
             return 0;
         }
     }

@@ -7,18 +7,25 @@ import dev.lora4j.io.hf.HfModelDirectory;
 import dev.lora4j.io.hf.HubClient;
 import dev.lora4j.model.PretrainedModels;
 import dev.lora4j.nn.Module;
+import dev.lora4j.io.safetensors.SafetensorsDType;
 import dev.lora4j.peft.AdapterArithmetic;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
 import dev.lora4j.peft.MergedModelWriter;
 import dev.lora4j.peft.PeftAdapterReader;
 import dev.lora4j.peft.PeftAdapterWriter;
+import dev.lora4j.peft.QuantizedBase;
+import java.util.Locale;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.Callable;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import picocli.CommandLine.Option;
 
 /**
@@ -31,6 +38,9 @@ import picocli.CommandLine.Option;
         "Example: lora4j merge --model path/to/base --adapter runs/my-adapter --out merged/",
         "Example: lora4j merge --model base --adapter runs/a --adapter runs/b --weights 0.7,0.3 --combination svd --rank 8 --as-adapter --out runs/ab"})
 final class MergeCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--model", required = true, description = "base decoder: Hugging Face directory or Hub id")
     String model;
 
@@ -57,6 +67,13 @@ final class MergeCommand implements Callable<Integer> {
     /** The name the combined adapter gets inside the model (never written to disk). */
     private static final String COMBINED = "combined";
 
+    @Option(names = "--base-dtype", description = {"the base storage the adapter was trained on: nf4 for a QLoRA adapter (train --method",
+        "qlora), int8 or bf16; the base is stored so again, then dequantized and the update added in F32 (default ${DEFAULT-VALUE})"})
+    BaseDType baseDType = BaseDType.F32;
+
+    @Option(names = "--dtype", description = "weights written as f32 or bf16 (default ${DEFAULT-VALUE})")
+    String dtype = "f32";
+
     @Override
     public Integer call() throws Exception {
         List<Double> w = weights != null ? weights : Collections.nCopies(adapters.size(), 1.0);
@@ -66,7 +83,22 @@ final class MergeCommand implements Callable<Integer> {
         }
         AdapterArithmetic.Combination how = AdapterArithmetic.Combination.parse(combination);
         Path dir = HubClient.resolve(model, DownloadListener.NONE);
+        SafetensorsDType outType = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> SafetensorsDType.F32;
+            case "bf16" -> SafetensorsDType.BF16;
+            default -> throw new CommandLine.ParameterException(spec.commandLine(), "--dtype: f32 or bf16, not " + dtype);
+        };
         Module base = (Module) PretrainedModels.causalLm(dir);
+        if (baseDType != BaseDType.F32) {
+            // The adapter learned its update on top of the quantized base, so it is merged into that base (Peft's merge on a
+            // bitsandbytes model also starts from the dequantized weight); every quantized weight is dequantized, not only
+            // those the adapter touches, so the merged model computes what the trained one did.
+            QuantizedBase.Summary q = QuantizedBase.apply(base, baseDType, path -> true);
+            System.err.printf(Locale.ROOT, "warning: merging into a %s base: each of the %d linear weights is dequantized and the update added "
+                    + "in F32, so the merged model keeps the %s rounding (up to %.3g per weight) and differs from the original base + update; "
+                    + "it computes what the quantized model with the adapter computed.%n",
+                baseDType, q.layers(), baseDType, q.maxAbsError());
+        }
         List<String> names = new ArrayList<>();
         for (int i = 0; i < adapters.size(); i++) names.add("adapter" + i);
         LoraModel lora = PeftAdapterReader.load(base, adapters.get(0), names.get(0), 0);
@@ -78,7 +110,7 @@ final class MergeCommand implements Callable<Integer> {
             LoraConfig c = AdapterArithmetic.addWeightedAdapter(lora, names, w, COMBINED, how, rank);
             merged = COMBINED;
             System.out.println("combined " + adapters.size() + " adapter(s) with weights " + w + " by "
-                + (adapters.size() == 1 ? "linear" : how.name().toLowerCase(java.util.Locale.ROOT)) + ": rank " + c.r());
+                + (adapters.size() == 1 ? "linear" : how.name().toLowerCase(Locale.ROOT)) + ": rank " + c.r());
         }
         if (asAdapter) {
             JsonNode first = new ObjectMapper().readTree(adapters.get(0).resolve(PeftAdapterWriter.CONFIG_FILE).toFile());
@@ -87,9 +119,10 @@ final class MergeCommand implements Callable<Integer> {
             System.out.println("adapter -> " + out.toAbsolutePath());
             return 0;
         }
+        if (outType == SafetensorsDType.BF16) System.err.println("note: weights written as BF16 are rounded once more (8 bits of mantissa)");
         lora.setActiveAdapter(merged);
         Module result = lora.mergeAndUnload();
-        MergedModelWriter.write(result, HfModelDirectory.open(dir), out);
+        MergedModelWriter.write(result, HfModelDirectory.open(dir), out, outType);
         System.out.println("merged " + adapters + " into " + model + " -> " + out.toAbsolutePath());
         return 0;
     }

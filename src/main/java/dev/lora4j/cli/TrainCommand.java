@@ -17,6 +17,7 @@ import dev.lora4j.model.gpt2.Gpt2LMHeadModel;
 import dev.lora4j.tokenize.Tokenizer;
 import dev.lora4j.train.CausalLmTraining;
 import dev.lora4j.train.EmbeddingTraining;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.train.SequenceClassification;
 import dev.lora4j.train.TrainingOptions;
@@ -66,9 +67,13 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "adapter directory (default ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "minilm-topics-lora");
 
-    @Option(names = "--method", description = "lora, full (every weight trains) or head (only the classifier and a new pooler): "
-        + "the two baselines LoRA is judged against (default ${DEFAULT-VALUE})")
+    @Option(names = "--method", description = "lora, qlora (LoRA on a base quantized to NF4), full (every weight trains) or head "
+        + "(only the classifier and a new pooler): the two baselines LoRA is judged against (default ${DEFAULT-VALUE})")
     SequenceClassification.Method method = SequenceClassification.Method.LORA;
+
+    @Option(names = "--base-dtype", description = {"storage of the frozen base's linear weights: f32 (as loaded), bf16, int8 (per-row",
+        "absmax) or nf4 (QLoRA's double-quantized 4-bit NormalFloat; --method qlora sets it) (default ${DEFAULT-VALUE})"})
+    BaseDType baseDType = BaseDType.F32;
 
     @Option(names = "--lora-r", description = "LoRA rank (default ${DEFAULT-VALUE})")
     int r = 8;
@@ -234,7 +239,9 @@ final class TrainCommand implements Callable<Integer> {
         TrainingHistory h = outcome.history();
         System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s%s%n", h.losses().size(), h.seconds(), h.tokens() / h.seconds(),
             h.losses().isEmpty() ? "" : String.format(Locale.ROOT, ", final loss %.4f", h.losses().getLast()));
-        System.out.println((method == SequenceClassification.Method.LORA || method == SequenceClassification.Method.ADALORA ? "adapter: " : "trained weights: ")
+        boolean adapter = method == SequenceClassification.Method.LORA || method == SequenceClassification.Method.QLORA
+            || method == SequenceClassification.Method.ADALORA;
+        System.out.println((adapter ? "adapter: " : "trained weights: ")
             + outcome.outputDir().toAbsolutePath() + " (loss curve: " + outcome.lossCurve().getFileName() + ", metrics.jsonl, README.md)");
 
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -297,14 +304,17 @@ final class TrainCommand implements Callable<Integer> {
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification driver = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).withAdaLora(adaLoraConfig(lora));
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).withAdaLora(adaLoraConfig(lora))
+            .withBaseDType(baseDType);
         SequenceClassification.Result res = driver.run(train, eval, method, lora, options, out, !json);
+        if (driver.baseSummary() != null) System.out.println(driver.baseSummary());
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "eval accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("accuracy_before", res.accuracyBefore());
         m.put("accuracy_after", res.accuracyAfter());
         m.put("truncated_examples", driver.truncatedExamples());
+        if (driver.baseSummary() != null) m.put("base_bytes_per_weight", driver.baseSummary().bytesPerParameter());
         return new Outcome(Task.CLASSIFICATION.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
     }
 
@@ -319,10 +329,12 @@ final class TrainCommand implements Callable<Integer> {
         LoraConfig lora = loraConfig(lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj");
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + valid.size() + " eval records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
-            CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack).withRankSchedule(rankSchedule());
+            CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack).withRankSchedule(rankSchedule())
+                .withBaseDType(method == SequenceClassification.Method.QLORA ? BaseDType.NF4 : baseDType);
             if (teacher != null) driver.withTeacher(loadTeacher(), distillAlpha, temperature);
             if (method == SequenceClassification.Method.ADALORA) driver.withAdaLora(adaLoraConfig(lora));
             CausalLmTraining.Result res = driver.run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
+            if (driver.baseSummary() != null) System.out.println(driver.baseSummary());
             System.out.println(res.parameters());
             System.out.printf(Locale.ROOT, "eval loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
                 res.perplexityBefore(), res.perplexityAfter());
@@ -332,6 +344,7 @@ final class TrainCommand implements Callable<Integer> {
             m.put("perplexity_before", res.perplexityBefore());
             m.put("perplexity_after", res.perplexityAfter());
             m.put("truncated_examples", driver.truncatedExamples());
+            if (driver.baseSummary() != null) m.put("base_bytes_per_weight", driver.baseSummary().bytesPerParameter());
             return new Outcome(Task.CAUSAL_LM.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
         }
     }
@@ -360,8 +373,13 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Full and head-only training exist for classification, where they are LoRA's baselines. */
     private void requireLoraMethod(Task t) {
-        if (method != SequenceClassification.Method.LORA) {
-            throw new IllegalArgumentException("--method " + method.name().toLowerCase(Locale.ROOT) + " is for classification; " + t + " trains with lora");
+        boolean qlora = t == Task.CAUSAL_LM && method == SequenceClassification.Method.QLORA;
+        if (method != SequenceClassification.Method.LORA && !qlora) {
+            throw new IllegalArgumentException("--method " + method.name().toLowerCase(Locale.ROOT) + " is for classification; " + t
+                + " trains with lora" + (t == Task.CAUSAL_LM ? " or qlora" : ""));
+        }
+        if (t == Task.EMBEDDING && baseDType != BaseDType.F32) {
+            throw new IllegalArgumentException("--base-dtype is for classification and causal-LM training, not " + t);
         }
     }
 

@@ -25,7 +25,7 @@ public final class EmbeddingKernel {
             throw new IllegalArgumentException("table segment of " + table.byteSize() + " bytes is not [vocab, " + dim + "] " + format);
         }
         VectorMath.checkLength("out", out, (long) ids.length * dim);
-        GemmEngine.BOperand src = new GemmEngine.BOperand(null, table, format, 0, dim);
+        GemmEngine.BOperand src = GemmEngine.BOperand.of(table, format, dim);
         for (int t = 0; t < ids.length; t++) {
             if (ids[t] < 0 || ids[t] >= vocab) {
                 throw new IllegalArgumentException("token id " + ids[t] + " at position " + t + " is outside the vocabulary [0, " + vocab + ")");

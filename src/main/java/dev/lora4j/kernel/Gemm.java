@@ -57,13 +57,34 @@ public final class Gemm {
      */
     public static void nt(int m, int n, int k, float[] a, MemorySegment w, SegmentFormat format, float[] c, boolean accumulate) {
         checkSegment(w, format, (long) n * k);
-        GemmEngine.run(m, n, k, a, 0, k, false, new GemmEngine.BOperand(null, w, format, 0, k), true, c, 0, n, accumulate);
+        GemmEngine.run(m, n, k, a, 0, k, false, GemmEngine.BOperand.of(w, format, k), true, c, 0, n, accumulate);
     }
 
     /** C[M,N] (+)= A[M,K] · W with W [K,N] read in place from a segment: the input gradient of a frozen linear. */
     public static void nn(int m, int n, int k, float[] a, MemorySegment w, SegmentFormat format, float[] c, boolean accumulate) {
         checkSegment(w, format, (long) k * n);
-        GemmEngine.run(m, n, k, a, 0, k, false, new GemmEngine.BOperand(null, w, format, 0, n), false, c, 0, n, accumulate);
+        GemmEngine.run(m, n, k, a, 0, k, false, GemmEngine.BOperand.of(w, format, n), false, c, 0, n, accumulate);
+    }
+
+    /**
+     * C[M,N] (+)= A[M,K] · Wᵀ with W [N,K] quantized (NF4, INT8): each panel of W is decoded to F32 as it is packed,
+     * so the frozen weight is never held as a full F32 copy and the micro-kernel runs unchanged.
+     */
+    public static void nt(int m, int n, int k, float[] a, QuantizedMatrix w, float[] c, boolean accumulate) {
+        checkQuantized(w, n, k);
+        GemmEngine.run(m, n, k, a, 0, k, false, GemmEngine.BOperand.of(w, k), true, c, 0, n, accumulate);
+    }
+
+    /** C[M,N] (+)= A[M,K] · W with W [K,N] quantized: the input gradient of a frozen quantized linear. */
+    public static void nn(int m, int n, int k, float[] a, QuantizedMatrix w, float[] c, boolean accumulate) {
+        checkQuantized(w, k, n);
+        GemmEngine.run(m, n, k, a, 0, k, false, GemmEngine.BOperand.of(w, n), false, c, 0, n, accumulate);
+    }
+
+    private static void checkQuantized(QuantizedMatrix w, int rows, int cols) {
+        if (w.rows() != rows || w.cols() != cols) {
+            throw new IllegalArgumentException("quantized weight is [" + w.rows() + ", " + w.cols() + "], the product needs [" + rows + ", " + cols + "]");
+        }
     }
 
     private static void checkSegment(MemorySegment w, SegmentFormat format, long elements) {

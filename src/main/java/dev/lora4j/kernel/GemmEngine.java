@@ -46,16 +46,29 @@ final class GemmEngine {
     }
 
     /**
-     * The B operand: a heap array, or a frozen weight read in place from a (mapped) segment, widened to F32 while
-     * it is packed, so GEMM never needs a heap copy of the weight.
+     * The B operand: a heap array, or a frozen weight read in place from a (mapped) segment or from a quantized
+     * matrix, widened to F32 while it is packed, so GEMM never needs a heap copy of the weight.
      */
-    record BOperand(float[] array, MemorySegment segment, SegmentFormat format, int offset, int ld) {
+    record BOperand(float[] array, MemorySegment segment, SegmentFormat format, QuantizedMatrix quantized, int offset, int ld) {
         static BOperand of(float[] b, int bOff, int ldb) {
-            return new BOperand(b, null, null, bOff, ldb);
+            return new BOperand(b, null, null, null, bOff, ldb);
+        }
+
+        static BOperand of(MemorySegment segment, SegmentFormat format, int ld) {
+            return new BOperand(null, segment, format, null, 0, ld);
+        }
+
+        /** A quantized weight, decoded while it is packed (the micro-kernel only ever sees F32 panels). */
+        static BOperand of(QuantizedMatrix quantized, int ld) {
+            return new BOperand(null, null, null, quantized, 0, ld);
         }
 
         /** Copies {@code count} consecutive elements starting at element {@code index} of the segment, widened. */
         void read(long index, float[] dst, int dstOff, int count) {
+            if (quantized != null) {
+                quantized.decode(index, dst, dstOff, count);
+                return;
+            }
             switch (format) {
                 case F32 -> MemorySegment.copy(segment, F32_LE, index * 4, dst, dstOff, count);
                 case BF16 -> {

@@ -1,6 +1,7 @@
 package dev.lora4j.peft;
 
 import dev.lora4j.io.hf.HfModelDirectory;
+import dev.lora4j.io.safetensors.SafetensorsDType;
 import dev.lora4j.io.safetensors.SafetensorsWriter;
 import dev.lora4j.nn.Module;
 import dev.lora4j.tensor.Tensor;
@@ -20,13 +21,18 @@ public final class MergedModelWriter {
     private MergedModelWriter() {}
 
     public static void write(Module merged, HfModelDirectory base, Path out) throws IOException {
+        write(merged, base, out, SafetensorsDType.F32);
+    }
+
+    /** Like {@link #write(Module, HfModelDirectory, Path)}, the weights narrowed to {@code dtype} (F32, BF16 or F16). */
+    public static void write(Module merged, HfModelDirectory base, Path out, SafetensorsDType dtype) throws IOException {
         if (merged.namedModules().values().stream().anyMatch(m -> m instanceof LoraLayer)) {
             throw new IllegalStateException("the model still has LoRA layers: merge and unload the adapters first");
         }
         Files.createDirectories(out);
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         merged.namedParameters().forEach((name, v) -> tensors.put(name, v.value()));
-        SafetensorsWriter.write(out.resolve("model.safetensors"), tensors, Map.of());
+        SafetensorsWriter.write(out.resolve("model.safetensors"), tensors, Map.of(), dtype);
         copy(base.dir().resolve(HfModelDirectory.CONFIG_FILE), out);
         if (base.generationConfig().isPresent()) copy(base.generationConfig().get(), out);
         for (Path p : base.tokenizerFiles()) copy(p, out);

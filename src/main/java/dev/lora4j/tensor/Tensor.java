@@ -1,5 +1,6 @@
 package dev.lora4j.tensor;
 
+import dev.lora4j.kernel.QuantizedMatrix;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
@@ -9,6 +10,8 @@ import java.nio.ByteOrder;
  * frozen weight left in a memory-mapped checkpoint ({@link #mapped}, F32/BF16/F16), which GEMM and embedding
  * lookups read in place, so a model's weights are not held twice. The first call to {@link #data()} on a mapped
  * tensor widens it onto the heap (copy on write: merging an adapter into a mapped weight does exactly that).
+ * A frozen weight may also be held {@link #quantized} (NF4, INT8): GEMM decodes it as it packs, and the first
+ * {@link #data()} dequantizes it onto the heap in the same copy-on-write way.
  */
 public final class Tensor {
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -18,6 +21,7 @@ public final class Tensor {
     private volatile float[] data;
     private final MemorySegment mapped;
     private final DType mappedType;
+    private final QuantizedMatrix quantized;
 
     public Tensor(Shape shape, float[] data) {
         if (data.length != shape.size()) {
@@ -27,6 +31,7 @@ public final class Tensor {
         this.data = data;
         this.mapped = null;
         this.mappedType = null;
+        this.quantized = null;
     }
 
     private Tensor(Shape shape, MemorySegment segment, DType dtype) {
@@ -37,6 +42,31 @@ public final class Tensor {
         this.shape = shape;
         this.mapped = segment;
         this.mappedType = dtype;
+        this.quantized = null;
+    }
+
+    private Tensor(QuantizedMatrix q) {
+        this.shape = Shape.of(q.rows(), q.cols());
+        this.mapped = null;
+        this.mappedType = null;
+        this.quantized = q;
+    }
+
+    /** A [rows, cols] weight held quantized; read in place by GEMM until something asks for {@link #data()}. */
+    public static Tensor quantized(QuantizedMatrix q) {
+        return new Tensor(q);
+    }
+
+    /** The quantized matrix while no heap copy has been made, else null. */
+    public QuantizedMatrix quantized() {
+        return data == null ? quantized : null;
+    }
+
+    /** Bytes the elements occupy now: 4 per element on the heap, the mapped type's width, or the quantized size. */
+    public long storageBytes() {
+        if (data != null) return 4L * size();
+        if (quantized != null) return quantized.storageBytes();
+        return (long) size() * mappedType.bytes();
     }
 
     /** A tensor read in place from a (mapped) segment of little-endian F32, BF16 or F16 elements. */
@@ -49,7 +79,7 @@ public final class Tensor {
         return data == null;
     }
 
-    /** The mapped segment, or null for a heap tensor. */
+    /** The mapped segment, or null for a heap or quantized tensor. */
     public MemorySegment segment() {
         return mapped;
     }
@@ -93,7 +123,7 @@ public final class Tensor {
         float[] d = data;
         if (d == null) {
             synchronized (this) {
-                if (data == null) data = fromSegment(mapped, mappedType, shape).data;
+                if (data == null) data = quantized != null ? quantized.dequantize() : fromSegment(mapped, mappedType, shape).data;
                 d = data;
             }
         }
@@ -106,6 +136,7 @@ public final class Tensor {
 
     /** Same data, another shape of the same size. */
     public Tensor view(int... dims) {
+        if (isMapped() && quantized != null) return Shape.of(dims).equals(shape) ? this : new Tensor(Shape.of(dims), data());
         return isMapped() ? new Tensor(Shape.of(dims), mapped, mappedType) : new Tensor(Shape.of(dims), data);
     }
 

@@ -9,9 +9,11 @@ import dev.lora4j.data.CausalLmExample;
 import dev.lora4j.data.Record;
 import dev.lora4j.model.CausalLanguageModel;
 import dev.lora4j.nn.Module;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
 import dev.lora4j.peft.PeftAdapterWriter;
+import dev.lora4j.peft.QuantizedBase;
 import dev.lora4j.peft.TrainableParameters;
 import dev.lora4j.tokenize.Tokenizer;
 import java.io.IOException;
@@ -88,6 +90,23 @@ public final class CausalLmTraining {
         return this;
     }
 
+    private BaseDType baseDType = BaseDType.F32;
+    private QuantizedBase.Summary baseSummary;
+
+    /**
+     * Stores the frozen decoder's linear weights as {@code dtype} (BF16, INT8, or NF4 for QLoRA); lm_head and the
+     * modules trained in full stay as loaded.
+     */
+    public CausalLmTraining withBaseDType(BaseDType dtype) {
+        this.baseDType = dtype;
+        return this;
+    }
+
+    /** What the last run converted to a narrower base storage, or null when it kept the weights as loaded. */
+    public QuantizedBase.Summary baseSummary() {
+        return baseSummary;
+    }
+
     private int lastTruncated, truncatedTrain;
 
     /** How many training records of the last run were longer than the max sequence length and were truncated. */
@@ -112,6 +131,11 @@ public final class CausalLmTraining {
         Truncation.report(truncatedTrain, train.size(), "training records", maxSeqLen);
         List<CausalLmBatch> validBatches = valid.isEmpty() ? List.of() : batches(valid, options.batchSize(), options.seed(), false);
         Module root = (Module) model;
+        baseSummary = null;
+        if (baseDType != BaseDType.F32) {
+            baseSummary = QuantizedBase.apply(root, baseDType, path -> lora.modulesToSave().stream()
+                .noneMatch(m -> path.equals(m) || path.endsWith("." + m) || path.startsWith(m + ".") || path.contains("." + m + ".")));
+        }
         dev.lora4j.peft.AdaLoraConfig ada = adaLora == null ? null : new dev.lora4j.peft.AdaLoraConfig(lora, adaLora.targetR(),
             adaLora.initR(), adaLora.tinit(), adaLora.tfinal(), adaLora.deltaT(), adaLora.beta1(), adaLora.beta2(), adaLora.orthRegWeight(),
             Trainer.totalSteps(trainBatches.size(), options.withBatchSize(1)));

@@ -8,11 +8,13 @@ import dev.lora4j.model.Weights;
 import dev.lora4j.model.bert.BertCheckpoint;
 import dev.lora4j.model.bert.BertForSequenceClassification;
 import dev.lora4j.model.bert.BertModel;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
 import dev.lora4j.io.safetensors.SafetensorsWriter;
 import dev.lora4j.peft.PeftAdapterReader;
 import dev.lora4j.peft.PeftAdapterWriter;
+import dev.lora4j.peft.QuantizedBase;
 import dev.lora4j.peft.TrainableParameters;
 import dev.lora4j.tokenize.Encoding;
 import dev.lora4j.tokenize.Tokenizer;
@@ -92,6 +94,23 @@ public final class SequenceClassification {
         return this;
     }
 
+    private BaseDType baseDType = BaseDType.F32;
+    private QuantizedBase.Summary baseSummary;
+
+    /**
+     * Stores the frozen base's linear weights as {@code dtype} (BF16, INT8, NF4) for LoRA or head-only training;
+     * {@link Method#QLORA} implies NF4. Full fine-tuning needs F32.
+     */
+    public SequenceClassification withBaseDType(BaseDType dtype) {
+        this.baseDType = dtype;
+        return this;
+    }
+
+    /** What the last run converted to a narrower base storage, or null when it kept the weights as loaded. */
+    public QuantizedBase.Summary baseSummary() {
+        return baseSummary;
+    }
+
     /**
      * labels.json beside the adapter: {@code {"id2label": {"0": name, ...}, "label2id": {name: 0, ...}}}, the two
      * maps transformers keeps in a classifier's config.json (Peft adapters have no place for them).
@@ -141,11 +160,11 @@ public final class SequenceClassification {
     }
 
     /**
-     * What trains: LoRA (adapters, plus the head in full), AdaLoRA (the same with an adaptive rank budget), full
-     * fine-tuning (every weight) or head only (the classifier and a new pooler, the encoder frozen): the two
-     * baselines LoRA is judged against.
+     * What trains: LoRA (adapters, plus the head in full), QLoRA (LoRA on a base quantized to NF4), AdaLoRA (LoRA
+     * with an adaptive rank budget), full fine-tuning (every weight) or head only (the classifier and a new pooler,
+     * the encoder frozen): the two baselines LoRA is judged against.
      */
-    public enum Method { LORA, FULL, HEAD, ADALORA }
+    public enum Method { LORA, QLORA, FULL, HEAD, ADALORA }
 
     private int truncatedTrain;
 
@@ -177,14 +196,21 @@ public final class SequenceClassification {
         List<String> save = new ArrayList<>(lora.modulesToSave());
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
+        BaseDType base = method == Method.QLORA ? BaseDType.NF4 : baseDType;
+        baseSummary = null;
+        if (base != BaseDType.F32) {
+            if (method == Method.FULL) throw new IllegalArgumentException("base dtype " + base + " needs a frozen base: use it with lora, qlora or head");
+            // Before training's first evaluation (the "before" accuracy), so that both measurements see the same base.
+            baseSummary = QuantizedBase.apply(model, base, path -> !inAny(path, save));
+        }
         LoraModel peft = null;
         dev.lora4j.peft.AdaLoraConfig ada = null;
         switch (method) {
-            case LORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
+            case LORA, QLORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
             case ADALORA -> {
-                dev.lora4j.peft.AdaLoraConfig base = adaLora != null ? adaLora : dev.lora4j.peft.AdaLoraConfig.of(lora, Long.MAX_VALUE);
-                ada = new dev.lora4j.peft.AdaLoraConfig(lora.withModulesToSave(save), base.targetR(), base.initR(), base.tinit(), base.tfinal(),
-                    base.deltaT(), base.beta1(), base.beta2(), base.orthRegWeight(), Trainer.totalSteps(train.size(), options));
+                dev.lora4j.peft.AdaLoraConfig given = adaLora != null ? adaLora : dev.lora4j.peft.AdaLoraConfig.of(lora, Long.MAX_VALUE);
+                ada = new dev.lora4j.peft.AdaLoraConfig(lora.withModulesToSave(save), given.targetR(), given.initR(), given.tinit(), given.tfinal(),
+                    given.deltaT(), given.beta1(), given.beta2(), given.orthRegWeight(), Trainer.totalSteps(train.size(), options));
                 peft = dev.lora4j.peft.AdaLora.inject(model, "default", ada, options.seed());
             }
             case FULL -> model.setTrainable(true);
@@ -238,13 +264,21 @@ public final class SequenceClassification {
         }
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
-        String title = method == Method.LORA ? "LoRA r=" + lora.r()
+        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method == Method.QLORA ? "QLoRA r=" + lora.r()
             : method == Method.ADALORA ? "AdaLoRA r=" + ada.initR() + "->" + ada.targetR()
             : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
         LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
 
+
+    /** True when the module path names, or lies inside, one of {@code modules}. */
+    private static boolean inAny(String path, List<String> modules) {
+        for (String m : modules) {
+            if (path.equals(m) || path.startsWith(m + ".") || path.endsWith("." + m) || path.contains("." + m + ".")) return true;
+        }
+        return false;
+    }
 
     /** Fraction of examples whose highest logit is their label. */
     public double accuracy(BertForSequenceClassification model, List<LabelledText> data) {

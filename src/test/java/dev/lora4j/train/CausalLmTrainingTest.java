@@ -7,7 +7,10 @@ import dev.lora4j.data.Record;
 import dev.lora4j.io.safetensors.SafetensorsFile;
 import dev.lora4j.model.CausalLanguageModel;
 import dev.lora4j.model.PretrainedModels;
+import dev.lora4j.nn.Module;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
+import dev.lora4j.peft.LoraLinear;
 import dev.lora4j.tokenize.Tokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -115,6 +118,29 @@ class CausalLmTrainingTest {
             dev.lora4j.peft.PeftAdapterReader.load((dev.lora4j.nn.Module) fresh, tmp.resolve("ada"), "default", 0);
             double reloaded = new CausalLmTraining(fresh, tok, "llama-tiny", 32, false, false).evaluate(valid, 4).loss();
             assertEquals(r.lossAfter(), reloaded, 1e-5, "the saved AdaLoRA adapter computes what the trained model did");
+        }
+    }
+
+    /** QLoRA: the same run on a base quantized to NF4 still learns, and the base stays NF4 throughout. */
+    @Test
+    void qloraOnAnNf4BaseLearnsAndKeepsTheBaseQuantized() throws Exception {
+        Path dir = modelDir();
+        CausalLanguageModel model = PretrainedModels.causalLm(dir);
+        List<Record> train = new ArrayList<>();
+        for (int i = 0; i < 24; i++) train.add(new Record.Text(i % 2 == 0 ? "lower newest lower" : "newest lower newest"));
+        List<Record> valid = List.of(new Record.Text("lower newest lower"), new Record.Text("newest lower newest"));
+        try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
+            CausalLmTraining training = new CausalLmTraining(model, tok, "llama-tiny", 32, false, false).withBaseDType(BaseDType.NF4);
+            CausalLmTraining.Result r = training.run(train, valid, LoraConfig.of(8, 16, "all-linear"),
+                new TrainingOptions(3, 4, 1, 1e-2, 0.0, 2, "linear", 1.0, 3), tmp.resolve("adapter"), false, 0, false);
+            assertEquals(2 * 7, training.baseSummary().layers(), "q, k, v, o, gate, up, down in 2 layers; the tied lm_head stays");
+            assertTrue(training.baseSummary().bytesPerParameter() <= 0.6, training.baseSummary().toString());
+            assertTrue(r.lossAfter() < r.lossBefore() / 2, "validation loss " + r.lossBefore() + " -> " + r.lossAfter());
+            Module q = ((Module) model).get("model.layers.1.self_attn.q_proj");
+            assertTrue(q instanceof LoraLinear l && l.baseLayer().weight().value().quantized() != null, "base still NF4 after training");
+            try (SafetensorsFile f = SafetensorsFile.open(tmp.resolve("adapter/adapter_model.safetensors"))) {
+                assertEquals(2 * 7 * 2, f.names().size(), "only lora_A/lora_B: a plain LoRA adapter " + f.names());
+            }
         }
     }
 }
