@@ -37,7 +37,7 @@ public final class PeftAdapterReader {
     private PeftAdapterReader() {}
 
     /**
-     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (DoRA, rank/alpha patterns,
+     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (rank/alpha patterns,
      * PiSSA-style inits, layer selection) are errors rather than ignored, because ignoring them would load a
      * different model than the one trained; fields that do not change the computation are ignored.
      *
@@ -67,9 +67,6 @@ public final class PeftAdapterReader {
         if (!"LORA".equals(type)) {
             throw new IllegalArgumentException(file + ": peft_type is " + (type == null ? "missing" : "'" + type + "'")
                 + "; lora4j supports only LORA adapters");
-        }
-        if (o.path("use_dora").asBoolean(false)) {
-            throw new IllegalArgumentException(file + ": use_dora is true; DoRA not supported yet");
         }
         for (String f : List.of("rank_pattern", "alpha_pattern")) {
             JsonNode p = o.get(f);
@@ -112,6 +109,7 @@ public final class PeftAdapterReader {
         };
 
         boolean rslora = o.path("use_rslora").asBoolean(false);
+        boolean dora = o.path("use_dora").asBoolean(false);
 
         List<String> save = new ArrayList<>();
         JsonNode m = o.get("modules_to_save");
@@ -125,12 +123,16 @@ public final class PeftAdapterReader {
         if (i == null || i.isNull() || (i.isBoolean() && i.asBoolean())) init = Init.KAIMING;
         else if (i.isBoolean()) init = Init.RANDOM;
         else if (i.isTextual() && i.asText().equals("gaussian")) init = Init.GAUSSIAN;
-        else {
-            // PiSSA, OLoRA, LoftQ, EVA ... also rewrite the base weights, so loading A and B alone would be wrong.
+        else if (i.isTextual() && i.asText().startsWith("pissa")) {
+            // Such an adapter only fits the residual base it was trained on, which is not what base_model_name_or_path names.
+            throw new IllegalArgumentException(file + ": init_lora_weights " + i + " is an unconverted PiSSA adapter, which needs "
+                + "its residual base model; save it converted (Peft: path_initial_model_for_weight_conversion; lora4j always does)");
+        } else {
+            // OLoRA, LoftQ, EVA ... also rewrite the base weights, so loading A and B alone would be wrong.
             throw new IllegalArgumentException(file + ": init_lora_weights " + i
                 + " not supported yet (supported: true, false, \"gaussian\")");
         }
-        return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init);
+        return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init, dora, false);
     }
 
     private static String text(JsonNode o, String field, Path file, String dflt) {
