@@ -48,9 +48,22 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "adapter directory (default ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "minilm-topics-lora");
 
-    @Option(names = "--method", description = "lora, full (every weight trains) or head (only the classifier and a new pooler): "
-        + "the two baselines LoRA is judged against (default ${DEFAULT-VALUE})")
+    @Option(names = "--method", converter = MethodConverter.class, description = {"lora, lora-fa (A frozen, only B trains), "
+        + "dora (magnitude + LoRA direction), full (every weight trains) or head (only the classifier and a new pooler):",
+        "the last two are the baselines LoRA is judged against (default lora)"})
     SequenceClassification.Method method = SequenceClassification.Method.LORA;
+
+    /** Accepts the command-line spellings lora-fa and lora_fa alike. */
+    static final class MethodConverter implements picocli.CommandLine.ITypeConverter<SequenceClassification.Method> {
+        @Override
+        public SequenceClassification.Method convert(String s) {
+            for (var m : SequenceClassification.Method.values()) {
+                if (m.cliName().equalsIgnoreCase(s) || m.name().equalsIgnoreCase(s)) return m;
+            }
+            throw new picocli.CommandLine.TypeConversionException("'" + s + "' is not a method; expected one of "
+                + java.util.Arrays.stream(SequenceClassification.Method.values()).map(SequenceClassification.Method::cliName).toList());
+        }
+    }
 
     @Option(names = "--lora-r", description = "LoRA rank (default ${DEFAULT-VALUE})")
     int r = 8;
@@ -67,6 +80,17 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--rslora", description = "scale by alpha/sqrt(r) instead of alpha/r")
     boolean rslora;
+
+    @Option(names = "--init", description = {"how A and B start (Peft's init_lora_weights): kaiming (A Kaiming-uniform, B = 0),",
+        "gaussian (A ~ N(0, 1/r)), pissa (A, B from the top-r singular triplets of W; saved converted to a rank-2r",
+        "LoRA on the original base) (default kaiming)"})
+    String init = "kaiming";
+
+    @Option(names = "--lr-ratio", description = "LoRA+: B's learning rate = ratio x A's (classification; default ${DEFAULT-VALUE})")
+    double lrRatio = 1;
+
+    @Option(names = "--l2", description = "L2 penalty l2*sum(p^2) on the LoRA matrices, added to the loss (classification; default ${DEFAULT-VALUE})")
+    double l2;
 
     @Option(names = "--epochs", description = "default ${DEFAULT-VALUE}")
     int epochs = 3;
@@ -148,18 +172,20 @@ final class TrainCommand implements Callable<Integer> {
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).run(train, test, method, lora, options, out, !json);
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withLoraPlus(lrRatio, l2).run(train, test, method, lora, options, out, !json);
         var h = res.history();
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
         System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s, final loss %.4f%n",
             h.losses().size(), h.seconds(), h.tokens() / h.seconds(), h.losses().get(h.losses().size() - 1));
-        System.out.println((method == SequenceClassification.Method.LORA ? "adapter: " : "trained weights: ")
+        System.out.println((method.lora() ? "adapter: " : "trained weights: ")
             + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
         if (json) {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("model", model);
-            m.put("method", method.name().toLowerCase(Locale.ROOT));
+            m.put("method", method.cliName());
+            m.put("init", init);
+            m.put("rslora", rslora);
             m.put("accuracy_before", res.accuracyBefore());
             m.put("accuracy_after", res.accuracyAfter());
             m.put("trainable_params", res.parameters().trainable());
@@ -170,6 +196,9 @@ final class TrainCommand implements Callable<Integer> {
             m.put("tokens_per_s", h.tokens() / h.seconds());
             m.put("final_loss", h.losses().get(h.losses().size() - 1));
             m.put("adapter", res.adapterDir().toAbsolutePath().toString());
+            // What one ships: the adapter's weights file (LoRA) or the trained weights (full, head).
+            java.nio.file.Path weights = res.adapterDir().resolve(method.lora() ? "adapter_model.safetensors" : "model.safetensors");
+            m.put("adapter_bytes", java.nio.file.Files.size(weights));
             System.out.println(new ObjectMapper().writeValueAsString(m));
         }
         return 0;
@@ -249,7 +278,15 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The LoRA flags; {@code --target} when given, else the architecture's default. */
     private LoraConfig loraConfig(String defaultTargets) {
-        return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora);
+        LoraConfig.Init i = switch (init.toLowerCase(Locale.ROOT)) {
+            case "kaiming", "true", "default" -> LoraConfig.Init.KAIMING;
+            case "gaussian" -> LoraConfig.Init.GAUSSIAN;
+            case "pissa" -> LoraConfig.Init.PISSA;
+            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                "--init '" + init + "' unknown; expected kaiming, gaussian or pissa");
+        };
+        return method.configure(LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout)
+            .withRslora(rslora).withInit(i));
     }
 
     private TrainingOptions trainingOptions() {

@@ -72,6 +72,20 @@ public final class SequenceClassification {
         return this;
     }
 
+    private double lrRatio = 1;
+    private double l2;
+
+    /**
+     * LoRA+ (Hayou et al. 2024): B learns at {@code lrRatio} times the rate of A (and of the head); and an L2
+     * penalty {@code l2}·Σ‖p‖² over the LoRA matrices added to the loss. Both apply to LoRA methods only.
+     */
+    public SequenceClassification withLoraPlus(double lrRatio, double l2) {
+        LoraParameterGroups.of(Map.of(), lrRatio, 0, l2); // validates
+        this.lrRatio = lrRatio;
+        this.l2 = l2;
+        return this;
+    }
+
     private static void writeLabels(Path dir, List<String> names) throws IOException {
         Path tmp = dir.resolve("." + LABELS_FILE + ".tmp");
         new ObjectMapper().writeValue(tmp.toFile(), names);
@@ -99,10 +113,32 @@ public final class SequenceClassification {
     }
 
     /**
-     * What trains: LoRA (adapters, plus the head in full), full fine-tuning (every weight) or head only (the
-     * classifier and a new pooler, the encoder frozen): the two baselines LoRA is judged against.
+     * What trains: LoRA (adapters, plus the head in full) or one of its variants, full fine-tuning (every weight)
+     * or head only (the classifier and a new pooler, the encoder frozen): the two baselines LoRA is judged against.
      */
-    public enum Method { LORA, FULL, HEAD }
+    public enum Method {
+        LORA, /** LoRA-FA: A frozen, only B (and the head) train. */ LORA_FA, /** DoRA: magnitude + LoRA direction. */ DORA,
+        FULL, HEAD;
+
+        /** Whether this method trains a LoRA adapter (saved in Peft's format). */
+        public boolean lora() {
+            return this == LORA || this == LORA_FA || this == DORA;
+        }
+
+        /** The LoRA config this method trains with: {@code c} with DoRA or a frozen A switched on as the method says. */
+        public LoraConfig configure(LoraConfig c) {
+            return switch (this) {
+                case LORA_FA -> c.withFrozenA(true);
+                case DORA -> c.withDora(true);
+                default -> c;
+            };
+        }
+
+        /** The name on the command line: lora, lora-fa, dora, full, head. */
+        public String cliName() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+    }
 
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
@@ -130,7 +166,7 @@ public final class SequenceClassification {
         if (newPooler && !save.contains("pooler")) save.add("pooler");
         LoraModel peft = null;
         switch (method) {
-            case LORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
+            case LORA, LORA_FA, DORA -> peft = LoraModel.inject(model, method.configure(lora).withModulesToSave(save), options.seed());
             case FULL -> model.setTrainable(true);
             case HEAD -> {
                 model.setTrainable(false);
@@ -140,15 +176,19 @@ public final class SequenceClassification {
             }
         }
         TrainableParameters params = TrainableParameters.of(model);
-        List<Variable> trainable = model.namedParameters().values().stream().filter(Variable::requiresGrad).toList();
+        Map<String, Variable> named = new java.util.LinkedHashMap<>();
+        model.namedParameters().forEach((name, v) -> { if (v.requiresGrad()) named.put(name, v); });
+        LoraParameterGroups groups = method.lora() ? LoraParameterGroups.of(named, lrRatio, options.weightDecay(), l2)
+            : LoraParameterGroups.of(named, 1, options.weightDecay(), 0);
 
         model.train(true);
         Tokenizer tok = tokenizer;
         Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
-        TrainingHistory history = trainer.fit(train, trainable, batch -> {
+        TrainingHistory history = trainer.fitGroups(train, groups.groups(), batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
-            return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));
+            Variable loss = groups.penalise(Ops.crossEntropy(model.forward(in), labels, -100));
+            return new Trainer.LossFunction.Result(loss, realTokens(in));
         });
         model.train(false);
         double after = accuracy(model, test);
@@ -163,7 +203,7 @@ public final class SequenceClassification {
         }
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
-        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
+        String title = method.lora() ? method.cliName() + " r=" + lora.r() : method.cliName() + " fine-tuning";
         LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
