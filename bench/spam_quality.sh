@@ -25,7 +25,7 @@ EPOCHS=${EPOCHS:-1}
 SEQ=${SEQ:-128}
 SEED=${SEED:-13}
 LORA_TARGETS=${LORA_TARGETS:-query,key,value}
-ROWS=${ROWS:-"head lora full lora-fa dora rslora pissa"}
+ROWS=${ROWS-"head lora full lora-fa dora rslora pissa"}
 PY=${PYTHON:-python3}
 
 mkdir -p "$CACHE"
@@ -65,6 +65,8 @@ with tarfile.open(tgz) as tar:
         if not (m.isfile() and m.name.startswith("package/data/") and m.name.endswith(".json")):
             continue
         rec = json.load(tar.extractfile(m))
+        if not isinstance(rec, dict) or "group" not in rec:  # the package's index files, not emails
+            continue
         label = "spam" if rec["group"].startswith("spam") else "ham"
         msg = email.message_from_string(rec["text"], policy=email.policy.default)
         subject = str(msg.get("subject", "") or "")
