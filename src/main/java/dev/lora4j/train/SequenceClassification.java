@@ -158,9 +158,6 @@ public final class SequenceClassification {
         boolean newPooler = !checkpoint.hasPooler();
         BertForSequenceClassification model = new BertForSequenceClassification(checkpoint.config(), weights, checkpoint.prefix(),
             BertForSequenceClassification.newClassifier(checkpoint.config(), numLabels, rnd));
-        model.train(false);
-        double before = accuracy(model, test);
-
         List<String> save = new ArrayList<>(lora.modulesToSave());
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
@@ -183,7 +180,16 @@ public final class SequenceClassification {
 
         model.train(true);
         Tokenizer tok = tokenizer;
-        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
+        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
+                model.train(false);
+                try {
+                    Evaluation e = evaluate(model, test);
+                    return Map.of("eval_loss", e.loss(), "eval_accuracy", e.accuracy());
+                } finally {
+                    model.train(true);
+                }
+            });
         TrainingHistory history = trainer.fitGroups(train, groups.groups(), batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
@@ -191,7 +197,8 @@ public final class SequenceClassification {
             return new Trainer.LossFunction.Result(loss, realTokens(in));
         });
         model.train(false);
-        double after = accuracy(model, test);
+        double before = history.firstEval().orElseThrow().metric("eval_accuracy");
+        double after = history.lastEval().orElseThrow().metric("eval_accuracy");
 
         if (peft != null) {
             PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
@@ -204,7 +211,7 @@ public final class SequenceClassification {
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
         String title = method.lora() ? method.cliName() + " r=" + lora.r() : method.cliName() + " fine-tuning";
-        LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
+        LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
 
