@@ -151,6 +151,10 @@ class DoraTest {
                 "base_model.model.proj.lora_magnitude_vector"), java.util.Set.copyOf(sf.names()));
             assertArrayEquals(new long[] {out}, sf.info("base_model.model.proj.lora_magnitude_vector").shape());
         }
+        var summary = dev.lora4j.inspect.AdapterSummary.read(dir);
+        assertEquals(1, summary.modules().size(), "inspect lists the magnitude with its layer: " + summary.modules());
+        assertEquals("proj", summary.modules().get(0).path());
+        assertEquals(3, summary.modules().get(0).rank());
         One other = new One(Linear.of(Tensor.of(VariantFixtures.floats(f, "weight"), out, in), Tensor.of(VariantFixtures.floats(f, "bias"), out)));
         LoraModel loaded = PeftAdapterReader.load(other, dir, "default", 5);
         assertTrue(loaded.configs().get("default").useDora());
