@@ -62,7 +62,7 @@ final class InspectCommand implements Callable<Integer> {
                 t.parameters(), t.loraParameters() == 0 ? "-" : String.format(Locale.ROOT, "%,d", t.loraParameters()),
                 t.loraParameters() == 0 ? "-" : String.format(Locale.ROOT, "%.2f%%", 100.0 * t.loraParameters() / t.parameters()), t.shapes());
         }
-        System.out.printf(Locale.ROOT, "LoRA r=%d on every linear layer: %,d trainable parameters, %.3f%% of the model's %,d%n",
+        System.out.printf(Locale.ROOT, "LoRA r=%d on every linear layer but the output (all-linear): %,d trainable parameters, %.3f%% of the model's %,d%n",
             rank, s.loraParameters(), 100.0 * s.loraParameters() / s.parameters(), s.parameters());
     }
 }

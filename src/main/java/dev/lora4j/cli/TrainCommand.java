@@ -279,13 +279,15 @@ final class TrainCommand implements Callable<Integer> {
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + eval.size()
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
-        SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withLoraPlus(lrRatio, l2).run(train, eval, method, lora, options, out, !json);
+        SequenceClassification driver = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withLoraPlus(lrRatio, l2);
+        SequenceClassification.Result res = driver.run(train, eval, method, lora, options, out, !json);
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "eval accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("accuracy_before", res.accuracyBefore());
         m.put("accuracy_after", res.accuracyAfter());
+        m.put("truncated_examples", driver.truncatedExamples());
         return new Outcome(Task.CLASSIFICATION.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
     }
 
@@ -300,8 +302,8 @@ final class TrainCommand implements Callable<Integer> {
         LoraConfig lora = loraConfig(lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj");
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + valid.size() + " eval records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
-            CausalLmTraining.Result res = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack)
-                .run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
+            CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack);
+            CausalLmTraining.Result res = driver.run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
             System.out.println(res.parameters());
             System.out.printf(Locale.ROOT, "eval loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
                 res.perplexityBefore(), res.perplexityAfter());
@@ -310,6 +312,7 @@ final class TrainCommand implements Callable<Integer> {
             m.put("eval_loss_after", res.lossAfter());
             m.put("perplexity_before", res.perplexityBefore());
             m.put("perplexity_after", res.perplexityAfter());
+            m.put("truncated_examples", driver.truncatedExamples());
             return new Outcome(Task.CAUSAL_LM.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
         }
     }
@@ -321,8 +324,8 @@ final class TrainCommand implements Callable<Integer> {
         List<Record.Pair> train = trainRecords.stream().map(x -> (Record.Pair) x).toList();
         List<Record.Pair> eval = evalRecords.stream().map(x -> (Record.Pair) x).toList();
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + eval.size() + " eval pairs");
-        EmbeddingTraining.Result res = new EmbeddingTraining(checkpoint, maxSeqLen)
-            .run(train, eval, loraConfig(BERT_TARGETS), trainingOptions(), out, !json, saveEvery, resume);
+        EmbeddingTraining driver = new EmbeddingTraining(checkpoint, maxSeqLen);
+        EmbeddingTraining.Result res = driver.run(train, eval, loraConfig(BERT_TARGETS), trainingOptions(), out, !json, saveEvery, resume);
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "retrieval accuracy@1 %.1f%% -> %.1f%%, MRR %.3f -> %.3f%n", 100 * res.before().accuracyAt1(),
             100 * res.after().accuracyAt1(), res.before().mrr(), res.after().mrr());
@@ -331,6 +334,7 @@ final class TrainCommand implements Callable<Integer> {
         m.put("accuracy_at_1_after", res.after().accuracyAt1());
         m.put("mrr_before", res.before().mrr());
         m.put("mrr_after", res.after().mrr());
+        m.put("truncated_examples", driver.truncatedExamples());
         return new Outcome(Task.EMBEDDING.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
     }
 

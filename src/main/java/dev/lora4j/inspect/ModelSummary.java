@@ -3,6 +3,7 @@ package dev.lora4j.inspect;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.nn.LinearLayer;
 import dev.lora4j.nn.Module;
+import dev.lora4j.peft.LoraModel;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collections;
@@ -13,7 +14,8 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * A model's parameters per layer type, next to what LoRA of rank r on every linear layer would add: the table
+ * A model's parameters per layer type, next to what LoRA of rank r on every linear layer but the output layer
+ * (Peft's all-linear) would add: the table
  * the LoRA papers print (original vs LoRA parameters per weight type). Layers of one type are those whose paths
  * differ only in their layer index ({@code model.layers.*.self_attn.q_proj}).
  *
@@ -53,7 +55,8 @@ public record ModelSummary(List<LayerType> types, long parameters, int loraRank)
                 if (seen.add(v)) n += v.value().size();
             }
             total += n;
-            long lora = m instanceof LinearLayer l ? (long) loraRank * (l.inFeatures() + l.outFeatures()) : 0;
+            long lora = m instanceof LinearLayer l && !LoraModel.isOutputLayer(e.getKey())
+                ? (long) loraRank * (l.inFeatures() + l.outFeatures()) : 0;
             long[] sum = sums.computeIfAbsent(pattern, k -> new long[3]);
             sum[0]++;
             sum[1] += n;

@@ -121,7 +121,8 @@ public final class LoraModel {
         return false;
     }
 
-    private static boolean isOutputLayer(String path) {
+    /** Whether the module at {@code path} is the model's output layer, which all-linear leaves alone (as Peft does). */
+    public static boolean isOutputLayer(String path) {
         for (String n : OUTPUT_LAYER_NAMES) if (path.equals(n) || path.endsWith("." + n)) return true;
         return false;
     }

@@ -55,9 +55,18 @@ public final class CausalLmTraining {
         this.pack = pack;
     }
 
+    private int lastTruncated, truncatedTrain;
+
+    /** How many training records of the last run were longer than the max sequence length and were truncated. */
+    public int truncatedExamples() {
+        return truncatedTrain;
+    }
+
     public Result run(List<Record> train, List<Record> valid, LoraConfig lora, TrainingOptions options, Path outDir,
                       boolean progress, int saveEvery, boolean resume) throws IOException {
         List<CausalLmBatch> trainBatches = batches(train, options.batchSize(), options.seed(), true);
+        truncatedTrain = lastTruncated;
+        Truncation.report(truncatedTrain, train.size(), "training records", maxSeqLen);
         List<CausalLmBatch> validBatches = valid.isEmpty() ? List.of() : batches(valid, options.batchSize(), options.seed(), false);
         Module root = (Module) model;
         LoraModel peft = LoraModel.inject(root, lora, options.seed());
@@ -94,7 +103,9 @@ public final class CausalLmTraining {
         try (CausalLmEncoder encoder = tokenizer.chatTemplate().isPresent()
                 ? new CausalLmEncoder(tokenizer, tokenizer.chatTemplate().get(), maxSeqLen, maskPrompt)
                 : new CausalLmEncoder(tokenizer, maxSeqLen, maskPrompt)) {
-            return Batcher.batches(encoder.encodeAll(records), batchSize, pad, pack, maxSeqLen, seed, shuffle);
+            var examples = encoder.encodeAll(records);
+            lastTruncated = encoder.truncatedCount();
+            return Batcher.batches(examples, batchSize, pad, pack, maxSeqLen, seed, shuffle);
         }
     }
 

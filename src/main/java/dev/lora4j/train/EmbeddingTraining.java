@@ -32,14 +32,31 @@ public final class EmbeddingTraining {
 
     private final BertCheckpoint checkpoint;
     private final Tokenizer tokenizer;
+    private final int maxSeqLen;
 
     public EmbeddingTraining(BertCheckpoint checkpoint, int maxSeqLen) {
         this.checkpoint = checkpoint;
         this.tokenizer = SentenceEmbeddings.tokenizer(checkpoint, maxSeqLen);
+        this.maxSeqLen = maxSeqLen;
+    }
+
+    private int truncatedTrain;
+
+    /** How many training texts of the last run were longer than the max sequence length and were truncated. */
+    public int truncatedExamples() {
+        return truncatedTrain;
     }
 
     public Result run(List<Record.Pair> train, List<Record.Pair> eval, LoraConfig lora, TrainingOptions options, Path outDir,
                       boolean progress, int saveEvery, boolean resume) throws IOException {
+        List<String> texts = new ArrayList<>();
+        for (Record.Pair p : train) {
+            texts.add(p.anchor());
+            texts.add(p.positive());
+            if (p.negative() != null) texts.add(p.negative());
+        }
+        truncatedTrain = Truncation.count(tokenizer, texts);
+        Truncation.report(truncatedTrain, texts.size(), "training texts (anchors, positives, negatives)", maxSeqLen);
         BertModel model = new BertModel(checkpoint.config(), checkpoint.weights(), checkpoint.prefix(), false);
         LoraModel peft = LoraModel.inject(model, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();

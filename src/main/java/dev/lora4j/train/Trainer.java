@@ -16,9 +16,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * The training loop, plain and visible: shuffle, micro-batches, backward (gradients accumulate), clip,
@@ -115,8 +112,7 @@ public final class Trainer {
         if (evaluator != null && step == 0) history.add(evaluate(0));
         long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
         long resumeStep = step;
-        try (ProgressBar bar = progressBar(totalSteps)) {
-            if (bar != null) bar.stepTo(step);
+        try (TrainingProgress progress = TrainingProgress.create(showProgress, step, totalSteps)) {
             for (int epoch = 0; epoch < options.epochs() && step < totalSteps; epoch++) {
                 List<T> order = new ArrayList<>(examples);
                 // Every epoch's shuffle is drawn, also those a resumed run skips, so the order is the same.
@@ -154,12 +150,8 @@ public final class Trainer {
                             lastCheckpoint = step;
                             if (metricsFile != null) MetricsLog.write(metricsFile, history);
                         }
-                        if (bar != null) {
-                            double secs = (System.nanoTime() - start - evalNanos) / 1e9;
-                            bar.step();
-                            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  lr %.2e  %.0f tok/s", stepLoss / inStep, lr,
-                                (seenTokens - restoredTokens) / secs));
-                        }
+                        double secs = (System.nanoTime() - start - evalNanos) / 1e9;
+                        progress.update(step, stepLoss / inStep, lr, (seenTokens - restoredTokens) / secs);
                         stepLoss = 0;
                         inStep = 0;
                         if (step >= totalSteps) break;
@@ -193,9 +185,4 @@ public final class Trainer {
                 + " A lower --lr, --max-grad-norm 1 or a longer --warmup usually helps", loss, step, epoch + 1, micro + 1, kept), step);
     }
 
-    private ProgressBar progressBar(long total) {
-        if (!showProgress) return null;
-        return new ProgressBarBuilder().setTaskName("train").setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
-            .setUnit(" steps", 1).showSpeed().setMaxRenderedLength(110).continuousUpdate().build();
-    }
 }

@@ -62,6 +62,7 @@ class CausalLmCliTest {
                 "--eval-every", "2", "--json").json();
             assertEquals("causal-lm", s.get("task").asText(), f.getKey());
             assertEquals(4, s.get("steps").asInt());
+            assertEquals(0, s.get("truncated_examples").asInt());
             assertTrue(s.get("eval_loss_after").asDouble() < s.get("eval_loss_before").asDouble(), f.getKey() + ": " + s);
             for (String file : List.of("adapter_config.json", "adapter_model.safetensors", "README.md", "training_args.json",
                 "metrics.jsonl", "loss.png")) {
