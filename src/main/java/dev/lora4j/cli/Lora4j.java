@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The `lora4j` command line: the entry point of the launcher script and of the jar. */
 @Command(name = "lora4j", mixinStandardHelpOptions = true, versionProvider = Lora4j.Version.class,
     description = "LoRA fine-tuning for the JVM, in pure Java.",
-    subcommands = {TrainCommand.class, EvalCommand.class, EmbedCommand.class, GenerateCommand.class, MergeCommand.class, InspectCommand.class, ServeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {TrainCommand.class, EvalCommand.class, EmbedCommand.class, GenerateCommand.class, MergeCommand.class,
+        InspectCommand.class, ServeCommand.class, BenchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Lora4j implements Runnable {
 
     public static void main(String[] args) {
