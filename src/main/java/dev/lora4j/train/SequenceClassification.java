@@ -88,17 +88,39 @@ public final class SequenceClassification {
         return this;
     }
 
+    /**
+     * labels.json beside the adapter: {@code {"id2label": {"0": name, ...}, "label2id": {name: 0, ...}}}, the two
+     * maps transformers keeps in a classifier's config.json (Peft adapters have no place for them).
+     */
     private static void writeLabels(Path dir, List<String> names) throws IOException {
-        Path tmp = dir.resolve("." + LABELS_FILE + ".tmp");
-        new ObjectMapper().writeValue(tmp.toFile(), names);
-        Files.move(tmp, dir.resolve(LABELS_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Map<String, String> id2label = new java.util.LinkedHashMap<>();
+        Map<String, Integer> label2id = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            id2label.put(Integer.toString(i), names.get(i));
+            label2id.put(names.get(i), i);
+        }
+        dev.lora4j.io.AtomicFiles.write(dir.resolve(LABELS_FILE),
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(Map.of("id2label", id2label, "label2id", label2id)));
     }
 
-    /** Label names saved with an adapter by a training run, or empty when the adapter has none. */
+    /**
+     * Label names in id order saved with an adapter by a training run (labels.json: the id2label map, or a plain
+     * list of names), or empty when the adapter has none.
+     */
     public static List<String> readLabels(Path adapterDir) throws IOException {
         Path f = adapterDir.resolve(LABELS_FILE);
         if (!Files.exists(f)) return List.of();
-        return List.of(new ObjectMapper().readValue(f.toFile(), String[].class));
+        com.fasterxml.jackson.databind.JsonNode n = new ObjectMapper().readTree(f.toFile());
+        if (n.isArray()) return List.of(new ObjectMapper().treeToValue(n, String[].class));
+        com.fasterxml.jackson.databind.JsonNode id2label = n.path("id2label");
+        if (!id2label.isObject()) throw new IOException(f + ": expected {\"id2label\": {\"0\": name, ...}} or a list of label names");
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < id2label.size(); i++) {
+            com.fasterxml.jackson.databind.JsonNode name = id2label.get(Integer.toString(i));
+            if (name == null || !name.isTextual()) throw new IOException(f + ": id2label has no name for id " + i + " (ids must run 0.." + (id2label.size() - 1) + ")");
+            names.add(name.asText());
+        }
+        return List.copyOf(names);
     }
 
     /**
