@@ -239,6 +239,54 @@ public final class Ops {
         VectorMath.axpy(1f, tmp, 0, acc, 0, n);
     }
 
+    /**
+     * x ⊙ s broadcast over rows: x [..., n], s [n] (DoRA's per-output magnitude over the normalised output).
+     * Backward: dx += dy ⊙ s; ds += Σ_rows dy ⊙ x.
+     */
+    public static Variable scaleColumns(Variable x, Variable s) {
+        int cols = x.shape().cols(), rows = x.shape().rows();
+        if (s.size() != cols) throw new IllegalArgumentException("scaleColumns: scale " + s.shape() + " for width " + cols);
+        Variable y = output(x.shape(), needsGrad(x, s));
+        float[] xd = x.data(), sd = s.data(), yd = y.data();
+        for (int r = 0; r < rows; r++) VectorMath.mul(xd, r * cols, sd, 0, yd, r * cols, cols);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                if (x.requiresGrad()) {
+                    float[] dx = x.gradForAccumulation(), tmp = new float[cols];
+                    for (int r = 0; r < rows; r++) {
+                        VectorMath.mul(dy, r * cols, sd, 0, tmp, 0, cols);
+                        VectorMath.axpy(1f, tmp, 0, dx, r * cols, cols);
+                    }
+                }
+                if (s.requiresGrad()) {
+                    float[] ds = s.gradForAccumulation(), tmp = new float[cols];
+                    for (int r = 0; r < rows; r++) {
+                        VectorMath.mul(dy, r * cols, xd, r * cols, tmp, 0, cols);
+                        VectorMath.axpy(1f, tmp, 0, ds, 0, cols);
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
+    /** Σ x², a scalar: the L2 penalty on a parameter. Backward: dx += 2x·dy. */
+    public static Variable sumOfSquares(Variable x) {
+        Variable y = output(Shape.of(), needsGrad(x));
+        float[] xd = x.data();
+        double s = 0;
+        for (float v : xd) s += (double) v * v;
+        y.data()[0] = (float) s;
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() != null) VectorMath.axpy(2f * y.grad()[0], xd, 0, x.gradForAccumulation(), 0, xd.length);
+            });
+        }
+        return y;
+    }
+
     /** s·x. */
     public static Variable scale(Variable x, float s) {
         Variable y = output(x.shape(), needsGrad(x));

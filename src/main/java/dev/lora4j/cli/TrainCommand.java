@@ -67,9 +67,22 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--out", description = "adapter directory (default ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "minilm-topics-lora");
 
-    @Option(names = "--method", description = "lora, qlora (LoRA on a base quantized to NF4), full (every weight trains) or head "
-        + "(only the classifier and a new pooler): the two baselines LoRA is judged against (default ${DEFAULT-VALUE})")
+    @Option(names = "--method", converter = MethodConverter.class, description = {"lora, qlora (LoRA on a base quantized to NF4), lora-fa (A frozen, only B trains), "
+        + "dora (magnitude + LoRA direction), adalora (adaptive rank budget), full (every weight trains) or head (only the classifier and a new pooler):",
+        "the last two are the baselines LoRA is judged against (default lora)"})
     SequenceClassification.Method method = SequenceClassification.Method.LORA;
+
+    /** Accepts the command-line spellings lora-fa and lora_fa alike. */
+    static final class MethodConverter implements picocli.CommandLine.ITypeConverter<SequenceClassification.Method> {
+        @Override
+        public SequenceClassification.Method convert(String s) {
+            for (var m : SequenceClassification.Method.values()) {
+                if (m.cliName().equalsIgnoreCase(s) || m.name().equalsIgnoreCase(s)) return m;
+            }
+            throw new picocli.CommandLine.TypeConversionException("'" + s + "' is not a method; expected one of "
+                + java.util.Arrays.stream(SequenceClassification.Method.values()).map(SequenceClassification.Method::cliName).toList());
+        }
+    }
 
     @Option(names = "--base-dtype", description = {"storage of the frozen base's linear weights: f32 (as loaded), bf16, int8 (per-row",
         "absmax) or nf4 (QLoRA's double-quantized 4-bit NormalFloat; --method qlora sets it) (default ${DEFAULT-VALUE})"})
@@ -136,6 +149,17 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--orth-reg-weight", description = "AdaLoRA: weight of the orthogonality regulariser (default ${DEFAULT-VALUE})")
     double orthRegWeight = 0.5;
+
+    @Option(names = "--init", description = {"how A and B start (Peft's init_lora_weights): kaiming (A Kaiming-uniform, B = 0),",
+        "gaussian (A ~ N(0, 1/r)), pissa (A, B from the top-r singular triplets of W; saved converted to a rank-2r",
+        "LoRA on the original base) (default kaiming)"})
+    String init = "kaiming";
+
+    @Option(names = "--lr-ratio", description = "LoRA+: B's learning rate = ratio x A's (classification; default ${DEFAULT-VALUE})")
+    double lrRatio = 1;
+
+    @Option(names = "--l2", description = "L2 penalty l2*sum(p^2) on the LoRA matrices, added to the loss (classification; default ${DEFAULT-VALUE})")
+    double l2;
 
     @Option(names = "--epochs", description = "default ${DEFAULT-VALUE}")
     int epochs = 3;
@@ -239,15 +263,15 @@ final class TrainCommand implements Callable<Integer> {
         TrainingHistory h = outcome.history();
         System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s%s%n", h.losses().size(), h.seconds(), h.tokens() / h.seconds(),
             h.losses().isEmpty() ? "" : String.format(Locale.ROOT, ", final loss %.4f", h.losses().getLast()));
-        boolean adapter = method == SequenceClassification.Method.LORA || method == SequenceClassification.Method.QLORA
-            || method == SequenceClassification.Method.ADALORA;
-        System.out.println((adapter ? "adapter: " : "trained weights: ")
+        System.out.println((method.lora() ? "adapter: " : "trained weights: ")
             + outcome.outputDir().toAbsolutePath() + " (loss curve: " + outcome.lossCurve().getFileName() + ", metrics.jsonl, README.md)");
 
         Map<String, Object> summary = new LinkedHashMap<>();
         summary.put("model", model);
         summary.put("task", outcome.task());
-        summary.put("method", method.name().toLowerCase(Locale.ROOT));
+        summary.put("method", method.cliName());
+        summary.put("init", init);
+        summary.put("rslora", rslora);
         summary.putAll(outcome.metrics());
         summary.put("trainable_params", outcome.parameters().trainable());
         summary.put("total_params", outcome.parameters().total());
@@ -257,6 +281,9 @@ final class TrainCommand implements Callable<Integer> {
         summary.put("tokens_per_s", h.tokens() / h.seconds());
         summary.put("final_loss", h.losses().isEmpty() ? Double.NaN : h.losses().getLast());
         summary.put("adapter", outcome.outputDir().toAbsolutePath().toString());
+        // What one ships: the adapter's weights file (LoRA) or the trained weights (full, head).
+        Path weights = outcome.outputDir().resolve(method.lora() ? "adapter_model.safetensors" : "model.safetensors");
+        if (java.nio.file.Files.exists(weights)) summary.put("adapter_bytes", java.nio.file.Files.size(weights));
         writeRunFiles(outcome, dataName, summary);
         if (json) System.out.println(JSON.writeValueAsString(summary));
         return 0;
@@ -282,7 +309,8 @@ final class TrainCommand implements Callable<Integer> {
         for (OptionSpec o : spec.options()) {
             if (o.usageHelp() || o.versionHelp()) continue;
             Object v = o.getValue();
-            if (v instanceof Enum<?> e) v = e.name().toLowerCase(Locale.ROOT);
+            if (v instanceof SequenceClassification.Method m) v = m.cliName();
+            else if (v instanceof Enum<?> e) v = e.name().toLowerCase(Locale.ROOT);
             else if (v instanceof Path p) v = p.toString();
             args.put(o.longestName().substring(2), v);
         }
@@ -291,7 +319,7 @@ final class TrainCommand implements Callable<Integer> {
         // The parse result holds the whole command line, the subcommand's name first.
         if (!typed.isEmpty() && typed.getFirst().equals(spec.name())) typed = typed.subList(1, typed.size());
         String command = "lora4j train " + String.join(" ", typed);
-        new ModelCard(model, outcome.task(), method.name().toLowerCase(Locale.ROOT), dataName, command.trim(),
+        new ModelCard(model, outcome.task(), method.cliName(), dataName, command.trim(),
             outcome.parameters().toString(), summary).write(outcome.outputDir());
     }
 
@@ -305,7 +333,7 @@ final class TrainCommand implements Callable<Integer> {
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification driver = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
             .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).withAdaLora(adaLoraConfig(lora))
-            .withBaseDType(baseDType);
+            .withBaseDType(baseDType).withLoraPlus(lrRatio, l2);
         SequenceClassification.Result res = driver.run(train, eval, method, lora, options, out, !json);
         if (driver.baseSummary() != null) System.out.println(driver.baseSummary());
         System.out.println(res.parameters());
@@ -373,10 +401,12 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Full and head-only training exist for classification, where they are LoRA's baselines. */
     private void requireLoraMethod(Task t) {
-        boolean qlora = t == Task.CAUSAL_LM && method == SequenceClassification.Method.QLORA;
-        if (method != SequenceClassification.Method.LORA && !qlora) {
-            throw new IllegalArgumentException("--method " + method.name().toLowerCase(Locale.ROOT) + " is for classification; " + t
-                + " trains with lora" + (t == Task.CAUSAL_LM ? " or qlora" : ""));
+        if (!method.lora()) {
+            throw new IllegalArgumentException("--method " + method.cliName() + " is for classification; " + t
+                + " trains with lora, lora-fa, dora" + (t == Task.CAUSAL_LM ? ", qlora or adalora" : ""));
+        }
+        if (t == Task.EMBEDDING && (method == SequenceClassification.Method.QLORA || method == SequenceClassification.Method.ADALORA)) {
+            throw new IllegalArgumentException("--method " + method.cliName() + " is for classification and causal-LM training, not " + t);
         }
         if (t == Task.EMBEDDING && baseDType != BaseDType.F32) {
             throw new IllegalArgumentException("--base-dtype is for classification and causal-LM training, not " + t);
@@ -388,8 +418,15 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The LoRA flags; {@code --target} when given, else the architecture's default. */
     private LoraConfig loraConfig(String defaultTargets) {
-        return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora)
-            .withPatterns(rankPattern, alphaPattern);
+        LoraConfig.Init i = switch (init.toLowerCase(Locale.ROOT)) {
+            case "kaiming", "true", "default" -> LoraConfig.Init.KAIMING;
+            case "gaussian" -> LoraConfig.Init.GAUSSIAN;
+            case "pissa" -> LoraConfig.Init.PISSA;
+            default -> throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                "--init '" + init + "' unknown; expected kaiming, gaussian or pissa");
+        };
+        return method.configure(LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout)
+            .withRslora(rslora).withInit(i).withPatterns(rankPattern, alphaPattern));
     }
 
     /** The --teacher decoder, with --teacher-adapter merged in when given. */

@@ -33,9 +33,10 @@ public record AdapterSummary(Path dir, JsonNode config, List<Module> modules, lo
                 TensorInfo info = f.info(name);
                 params += info.elementCount();
                 String key = name.startsWith("base_model.model.") ? name.substring("base_model.model.".length()) : name;
-                // AdaLoRA's tensors are ParameterDict entries: <module>.lora_A / lora_B / lora_E, no ".weight".
+                // AdaLoRA's tensors are ParameterDict entries (<module>.lora_A / lora_B / lora_E, no ".weight"); DoRA's
+                // magnitude (saved without ".weight") belongs to its layer's row, like A and B.
                 String module = key.replaceAll("\\.(lora_A|lora_B)(\\.[^.]+)?\\.weight$|\\.(lora_embedding_A|lora_embedding_B)(\\.[^.]+)?$"
-                    + "|\\.(lora_A|lora_B|lora_E)$|\\.(weight|bias)$", "");
+                    + "|\\.(lora_A|lora_B|lora_E)$|\\.lora_magnitude_vector(\\.[^.]+)?(\\.weight)?$|\\.(weight|bias)$", "");
                 byModule.computeIfAbsent(module, k -> new ArrayList<>()).add(info);
             }
         }

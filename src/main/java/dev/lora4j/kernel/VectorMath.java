@@ -65,6 +65,15 @@ public final class VectorMath {
         for (; i < n; i++) out[i] = a[i] * b[i];
     }
 
+    /** out[outOff..] = a[aOff..] · b[bOff..] elementwise over n elements. */
+    public static void mul(float[] a, int aOff, float[] b, int bOff, float[] out, int outOff, int n) {
+        int i = 0;
+        for (int bound = SPECIES.loopBound(n); i < bound; i += SPECIES.length()) {
+            FloatVector.fromArray(SPECIES, a, aOff + i).mul(FloatVector.fromArray(SPECIES, b, bOff + i)).intoArray(out, outOff + i);
+        }
+        for (; i < n; i++) out[outOff + i] = a[aOff + i] * b[bOff + i];
+    }
+
     /** x *= s over the first n elements. */
     public static void scale(float[] x, float s, int n) {
         scale(x, 0, n, s);

@@ -58,7 +58,7 @@ public final class AdaLoraLinear extends LinearLayer implements LoraLayer {
         loraE.put(name, Variable.parameter(Tensor.zeros(r, 1)));
         ranknum.put(name, (float) r);
         float alpha = config.loraAlpha() > 0 ? config.loraAlpha() : r;
-        adapters.add(name, new AdapterSet.Settings(r, alpha / (r + RANKNUM_EPS), config.loraDropout()));
+        adapters.add(name, new AdapterSet.Settings(r, alpha / (r + RANKNUM_EPS), config.loraDropout(), false));
     }
 
     /**

@@ -11,7 +11,14 @@ import java.util.function.Function;
 /** The per-layer bookkeeping shared by the LoRA wrappers: which adapters exist, are active, are merged. */
 final class AdapterSet {
     /** What a layer keeps of an adapter's config. */
-    record Settings(int r, float scaling, float dropout) {}
+    record Settings(int r, float scaling, float dropout, boolean dora) {}
+
+    /** How one adapter folds into a base weight and out again (additive for LoRA, rescaling rows for DoRA). */
+    interface WeightMerge {
+        void merge(String name, float[] weight);
+
+        void unmerge(String name, float[] weight);
+    }
 
     private final Map<String, Settings> settings = new LinkedHashMap<>();
     private final List<String> active = new ArrayList<>();
@@ -19,7 +26,7 @@ final class AdapterSet {
     private boolean disabled;
 
     void add(String name, LoraConfig c) {
-        add(name, new Settings(c.r(), c.scaling(), c.loraDropout()));
+        add(name, new Settings(c.r(), c.scaling(), c.loraDropout(), c.useDora()));
     }
 
     void add(String name, Settings s) {
@@ -76,12 +83,7 @@ final class AdapterSet {
 
     /** weight += delta(name) for each named adapter not merged yet; their branches then stay out of forward. */
     void merge(List<String> names, float[] weight, Function<String, Tensor> delta) {
-        for (String name : names) {
-            require(name);
-            if (merged.contains(name)) continue;
-            VectorMath.axpy(1f, delta.apply(name).data(), 0, weight, 0, weight.length);
-            merged.add(name);
-        }
+        merge(names, weight, additive(delta));
     }
 
     /**
@@ -105,9 +107,36 @@ final class AdapterSet {
 
     /** weight −= delta for every merged adapter, newest first: W is back to the base up to float rounding. */
     void unmerge(float[] weight, Function<String, Tensor> delta) {
-        for (int i = merged.size() - 1; i >= 0; i--) {
-            VectorMath.axpy(-1f, delta.apply(merged.get(i)).data(), 0, weight, 0, weight.length);
+        unmerge(weight, additive(delta));
+    }
+
+    /** Merges each named adapter not merged yet with {@code how}. */
+    void merge(List<String> names, float[] weight, WeightMerge how) {
+        for (String name : names) {
+            require(name);
+            if (merged.contains(name)) continue;
+            how.merge(name, weight);
+            merged.add(name);
         }
+    }
+
+    /** Unmerges every merged adapter, newest first (merges need not commute once DoRA rescales rows). */
+    void unmerge(float[] weight, WeightMerge how) {
+        for (int i = merged.size() - 1; i >= 0; i--) how.unmerge(merged.get(i), weight);
         merged.clear();
+    }
+
+    static WeightMerge additive(Function<String, Tensor> delta) {
+        return new WeightMerge() {
+            @Override
+            public void merge(String name, float[] weight) {
+                VectorMath.axpy(1f, delta.apply(name).data(), 0, weight, 0, weight.length);
+            }
+
+            @Override
+            public void unmerge(String name, float[] weight) {
+                VectorMath.axpy(-1f, delta.apply(name).data(), 0, weight, 0, weight.length);
+            }
+        };
     }
 }

@@ -15,27 +15,35 @@ import java.util.regex.Pattern;
  * @param bias            which biases train: none, all, or those of wrapped layers
  * @param useRslora       rank-stabilised scaling alpha/√r (Kalajdzievski 2023)
  * @param modulesToSave   modules trained in full and saved with the adapter (classifier heads)
- * @param initLoraWeights how A and B start; every mode but {@link Init#RANDOM} leaves B = 0 so training
- *                        starts exactly at the base model
+ * @param initLoraWeights how A and B start; every mode but {@link Init#RANDOM} starts exactly at the base model
+ *                        (PiSSA by moving the top-r singular part of W out of the base into B·A)
+ * @param useDora         DoRA (Liu et al. 2024): a trained magnitude per output row times the direction of
+ *                        W + scaling·B·A (Peft's use_dora)
+ * @param freezeA         LoRA-FA (Zhang et al. 2023): A stays at its initialisation and only B trains. Not a Peft
+ *                        field: the saved adapter is a plain LoRA adapter
  * @param rankPattern     per-module ranks, Peft's rank_pattern: regex -> r, matched as {@link #patternFor} says;
  *                        modules no key matches get {@code r}
  * @param alphaPattern    per-module alphas, Peft's alpha_pattern, matched the same way
  */
 public record LoraConfig(int r, float loraAlpha, float loraDropout, TargetModules targetModules, Bias bias,
-                         boolean useRslora, List<String> modulesToSave, Init initLoraWeights,
-                         Map<String, Integer> rankPattern, Map<String, Float> alphaPattern) {
+                         boolean useRslora, List<String> modulesToSave, Init initLoraWeights, boolean useDora,
+                         boolean freezeA, Map<String, Integer> rankPattern, Map<String, Float> alphaPattern) {
 
     /** Peft's bias option. */
     public enum Bias { NONE, ALL, LORA_ONLY }
 
-    /** Peft's init_lora_weights: true (Kaiming-uniform A), "gaussian" (A ~ N(0, 1/r)), false (B random too). */
-    public enum Init { KAIMING, GAUSSIAN, RANDOM }
+    /**
+     * Peft's init_lora_weights: true (Kaiming-uniform A), "gaussian" (A ~ N(0, 1/r)), false (B random too),
+     * "pissa" (A, B from the top-r singular triplets of W; the base keeps the residual).
+     */
+    public enum Init { KAIMING, GAUSSIAN, RANDOM, PISSA }
 
     public LoraConfig {
         if (r <= 0) throw new IllegalArgumentException("lora r must be positive, got " + r);
         if (!(loraDropout >= 0 && loraDropout < 1)) throw new IllegalArgumentException("lora_dropout must be in [0, 1), got " + loraDropout);
         if (targetModules == null) throw new IllegalArgumentException("target_modules must be given");
         modulesToSave = List.copyOf(modulesToSave);
+        if (initLoraWeights == null) throw new IllegalArgumentException("init_lora_weights must be given");
         // Insertion order matters: the first key that matches a module wins, as in Peft.
         rankPattern = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(rankPattern));
         alphaPattern = java.util.Collections.unmodifiableMap(new LinkedHashMap<>(alphaPattern));
@@ -46,10 +54,23 @@ public record LoraConfig(int r, float loraAlpha, float loraDropout, TargetModule
         alphaPattern.keySet().forEach(Pattern::compile);
     }
 
-    /** Without per-module patterns. */
+    /** A plain LoRA config: no DoRA, A trained, no per-module patterns. */
     public LoraConfig(int r, float loraAlpha, float loraDropout, TargetModules targetModules, Bias bias,
                       boolean useRslora, List<String> modulesToSave, Init initLoraWeights) {
-        this(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, Map.of(), Map.of());
+        this(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, false, false, Map.of(), Map.of());
+    }
+
+    /** Without per-module patterns. */
+    public LoraConfig(int r, float loraAlpha, float loraDropout, TargetModules targetModules, Bias bias,
+                      boolean useRslora, List<String> modulesToSave, Init initLoraWeights, boolean useDora, boolean freezeA) {
+        this(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, useDora, freezeA, Map.of(), Map.of());
+    }
+
+    /** Plain LoRA with per-module patterns. */
+    public LoraConfig(int r, float loraAlpha, float loraDropout, TargetModules targetModules, Bias bias,
+                      boolean useRslora, List<String> modulesToSave, Init initLoraWeights,
+                      Map<String, Integer> rankPattern, Map<String, Float> alphaPattern) {
+        this(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, false, false, rankPattern, alphaPattern);
     }
 
     /** Peft's defaults for the rest: alpha 8, no dropout, no bias, Kaiming init. */
@@ -68,31 +89,42 @@ public record LoraConfig(int r, float loraAlpha, float loraDropout, TargetModule
     }
 
     public LoraConfig withDropout(float p) {
-        return new LoraConfig(r, loraAlpha, p, targetModules, bias, useRslora, modulesToSave, initLoraWeights, rankPattern, alphaPattern);
+        return new LoraConfig(r, loraAlpha, p, targetModules, bias, useRslora, modulesToSave, initLoraWeights, useDora, freezeA, rankPattern, alphaPattern);
     }
 
     public LoraConfig withBias(Bias b) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, b, useRslora, modulesToSave, initLoraWeights, rankPattern, alphaPattern);
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, b, useRslora, modulesToSave, initLoraWeights, useDora, freezeA, rankPattern, alphaPattern);
     }
 
     public LoraConfig withRslora(boolean on) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, on, modulesToSave, initLoraWeights, rankPattern, alphaPattern);
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, on, modulesToSave, initLoraWeights, useDora, freezeA, rankPattern, alphaPattern);
     }
 
     public LoraConfig withModulesToSave(List<String> modules) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modules, initLoraWeights, rankPattern, alphaPattern);
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modules, initLoraWeights, useDora, freezeA, rankPattern, alphaPattern);
     }
 
     public LoraConfig withInit(Init init) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, init, rankPattern, alphaPattern);
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, init, useDora, freezeA, rankPattern, alphaPattern);
+    }
+
+    public LoraConfig withDora(boolean on) {
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, on, freezeA,
+            rankPattern, alphaPattern);
+    }
+
+    /** LoRA-FA: A frozen at its initialisation. */
+    public LoraConfig withFrozenA(boolean on) {
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, useDora, on,
+            rankPattern, alphaPattern);
     }
 
     public LoraConfig withRank(int rank) {
-        return new LoraConfig(rank, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, rankPattern, alphaPattern);
+        return new LoraConfig(rank, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, useDora, freezeA, rankPattern, alphaPattern);
     }
 
     public LoraConfig withPatterns(Map<String, Integer> ranks, Map<String, Float> alphas) {
-        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, ranks, alphas);
+        return new LoraConfig(r, loraAlpha, loraDropout, targetModules, bias, useRslora, modulesToSave, initLoraWeights, useDora, freezeA, ranks, alphas);
     }
 
     /**
@@ -127,6 +159,6 @@ public record LoraConfig(int r, float loraAlpha, float loraDropout, TargetModule
     /** This config as it applies to one module: its own rank and alpha, no patterns left. */
     public LoraConfig forModule(String path) {
         return new LoraConfig(rankFor(path), alphaFor(path), loraDropout, targetModules, bias, useRslora, modulesToSave,
-            initLoraWeights);
+            initLoraWeights, useDora, freezeA);
     }
 }

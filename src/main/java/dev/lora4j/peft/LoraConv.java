@@ -51,6 +51,10 @@ public final class LoraConv extends ConvLayer implements LoraLayer {
 
     @Override
     public void addAdapter(String name, LoraConfig config, RandomGenerator rnd) {
+        if (config.useDora() || config.initLoraWeights() == LoraConfig.Init.PISSA) {
+            throw new IllegalArgumentException("convolution layers take plain LoRA only (no DoRA, no PiSSA init yet); "
+                + "leave them out of target_modules");
+        }
         int r = config.r();
         ConvLayer a = baseLayer().sibling(inChannels(), r, false, rnd);
         ConvLayer b = baseLayer().sibling(r, outChannels(), true, rnd);

@@ -1,5 +1,6 @@
 package dev.lora4j.peft;
 
+import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.nn.Conv1D;
 import dev.lora4j.tensor.Tensor;
@@ -27,5 +28,30 @@ public final class LoraConv1D extends LoraLinearBase<Conv1D> {
             for (int i = 0; i < in; i++) delta[i * out + o] = scaling * ba[o * in + i];
         }
         return Tensor.of(delta, in, out);
+    }
+
+    /** The [in, out] weight transposed (a copy). */
+    @Override
+    protected float[] weightOutIn() {
+        int in = inFeatures(), out = outFeatures();
+        float[] w = baseLayer().weight().data(), t = new float[out * in];
+        for (int i = 0; i < in; i++) {
+            for (int o = 0; o < out; o++) t[o * in + i] = w[i * out + o];
+        }
+        return t;
+    }
+
+    @Override
+    protected Variable baseWithoutBias(Variable x) {
+        return Ops.linearInOut(x, baseLayer().weight(), null);
+    }
+
+    /** Columns of a [in, out] weight. */
+    @Override
+    protected void scaleOutputs(float[] weight, float[] factor, boolean divide) {
+        int in = inFeatures(), out = outFeatures();
+        for (int i = 0; i < in; i++) {
+            for (int o = 0; o < out; o++) weight[i * out + o] = divide ? weight[i * out + o] / factor[o] : weight[i * out + o] * factor[o];
+        }
     }
 }

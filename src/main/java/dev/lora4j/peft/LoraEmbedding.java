@@ -41,6 +41,10 @@ public final class LoraEmbedding extends EmbeddingLayer implements LoraLayer {
 
     @Override
     public void addAdapter(String name, LoraConfig config, RandomGenerator rnd) {
+        if (config.useDora() || config.initLoraWeights() == LoraConfig.Init.PISSA) {
+            throw new IllegalArgumentException("embedding layers take plain LoRA only (no DoRA, no PiSSA init); "
+                + "leave embeddings out of target_modules");
+        }
         int r = config.r();
         Tensor a = config.initLoraWeights() == LoraConfig.Init.RANDOM
             ? Init.normal(rnd, 1f, r, numEmbeddings()) : Tensor.zeros(r, numEmbeddings());

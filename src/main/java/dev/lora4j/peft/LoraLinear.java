@@ -1,5 +1,6 @@
 package dev.lora4j.peft;
 
+import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.kernel.VectorMath;
 import dev.lora4j.nn.Linear;
@@ -24,5 +25,22 @@ public final class LoraLinear extends LoraLinearBase<Linear> {
     protected Tensor arrange(float[] ba, int out, int in, float scaling) {
         VectorMath.scale(ba, scaling, ba.length);
         return Tensor.of(ba, out, in);
+    }
+
+    @Override
+    protected float[] weightOutIn() {
+        return baseLayer().weight().data();
+    }
+
+    @Override
+    protected Variable baseWithoutBias(Variable x) {
+        return Ops.linear(x, baseLayer().weight(), null);
+    }
+
+    /** Rows of a [out, in] weight. */
+    @Override
+    protected void scaleOutputs(float[] weight, float[] factor, boolean divide) {
+        int in = inFeatures();
+        for (int o = 0; o < factor.length; o++) VectorMath.scale(weight, o * in, in, divide ? 1f / factor[o] : factor[o]);
     }
 }

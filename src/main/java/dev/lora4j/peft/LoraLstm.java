@@ -48,6 +48,10 @@ public final class LoraLstm extends LstmLayer implements LoraLayer {
 
     @Override
     public void addAdapter(String name, LoraConfig config, RandomGenerator rnd) {
+        if (config.useDora() || config.initLoraWeights() == LoraConfig.Init.PISSA) {
+            throw new IllegalArgumentException("LSTM layers take plain LoRA only (no DoRA, no PiSSA init yet); "
+                + "leave them out of target_modules");
+        }
         int r = config.r();
         ParameterDict a = new ParameterDict(), b = new ParameterDict();
         for (String w : baseLayer().weightNames()) {
@@ -56,6 +60,7 @@ public final class LoraLstm extends LstmLayer implements LoraLayer {
             Tensor at = switch (config.initLoraWeights()) {
                 case KAIMING, RANDOM -> Init.kaimingUniform(rnd, r, in);
                 case GAUSSIAN -> Init.normal(rnd, 1f / r, r, in);
+                case PISSA -> throw new IllegalStateException("unreachable: rejected above");
             };
             Tensor bt = config.initLoraWeights() == LoraConfig.Init.RANDOM ? Init.kaimingUniform(rnd, out, r) : Tensor.zeros(out, r);
             a.put(w, Variable.parameter(at));

@@ -232,7 +232,9 @@ public final class LoraModel {
             LoraLayer layer = e.getValue();
             if (layer.adapterNames().contains(name)) {
                 layer.setActiveAdapters(List.of(name));
-                layer.adapterParameters(name).values().forEach(p -> p.setRequiresGrad(true));
+                // LoRA-FA keeps A (Linear) or A of the embedding at its initialisation: only B (and DoRA's m) train.
+                layer.adapterParameters(name).forEach((key, p) ->
+                    p.setRequiresGrad(!(config.freezeA() && (key.startsWith("lora_A.") || key.startsWith("lora_embedding_A")))));
             } else {
                 layer.setActiveAdapters(List.of());
             }
@@ -329,6 +331,44 @@ public final class LoraModel {
         Map<String, Tensor> out = new LinkedHashMap<>();
         adapterVariables(name).forEach((k, v) -> out.put(k, v.value()));
         return out;
+    }
+
+    /**
+     * A PiSSA adapter as a plain LoRA adapter on the ORIGINAL base weights, as Peft's save_pretrained with
+     * path_initial_model_for_weight_conversion writes it: A' = [A; A0] (rows), B' = [B, −B0] (columns), so that
+     * B'·A' = B·A − B0·A0 and original W + scaling·B'·A' = residual W + scaling·B·A. The rank doubles; the
+     * config must double alpha as well (√2·alpha with rsLoRA) to keep the scaling, see {@link #pissaConvertedConfig}.
+     */
+    Map<String, Tensor> pissaConvertedStateDict(String name) {
+        Map<String, Tensor> out = adapterStateDict(name);
+        for (var e : loraLayersByPath().entrySet()) {
+            if (!(e.getValue() instanceof LoraLinearBase<?> layer) || !layer.adapterNames().contains(name)) continue;
+            Pissa.Factors init = layer.pissaInitial(name);
+            if (init == null) continue;
+            String key = KEY_PREFIX + e.getKey() + ".";
+            Tensor a = out.get(key + "lora_A.weight"), b = out.get(key + "lora_B.weight");
+            int r = a.shape().dim(0), in = a.shape().dim(1), outDim = b.shape().dim(0);
+            float[] a2 = new float[2 * r * in];
+            System.arraycopy(a.data(), 0, a2, 0, r * in);
+            System.arraycopy(init.a(), 0, a2, r * in, r * in);
+            float[] b2 = new float[outDim * 2 * r];
+            for (int o = 0; o < outDim; o++) {
+                for (int k = 0; k < r; k++) {
+                    b2[o * 2 * r + k] = b.data()[o * r + k];
+                    b2[o * 2 * r + r + k] = -init.b()[o * r + k];
+                }
+            }
+            out.put(key + "lora_A.weight", Tensor.of(a2, 2 * r, in));
+            out.put(key + "lora_B.weight", Tensor.of(b2, outDim, 2 * r));
+        }
+        return out;
+    }
+
+    /** The config of {@link #pissaConvertedStateDict}: rank 2r, the same scaling, initialised as plain LoRA. */
+    static LoraConfig pissaConvertedConfig(LoraConfig c) {
+        float alpha = c.useRslora() ? (float) (c.loraAlpha() * Math.sqrt(2)) : 2 * c.loraAlpha();
+        return new LoraConfig(2 * c.r(), alpha, c.loraDropout(), c.targetModules(), c.bias(), c.useRslora(),
+            c.modulesToSave(), LoraConfig.Init.KAIMING, c.useDora(), c.freezeA());
     }
 
     /**

@@ -37,7 +37,7 @@ public final class PeftAdapterReader {
     private PeftAdapterReader() {}
 
     /**
-     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (DoRA,
+     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (unconverted
      * PiSSA-style inits, layer selection) are errors rather than ignored, because ignoring them would load a
      * different model than the one trained; fields that do not change the computation are ignored.
      *
@@ -118,9 +118,6 @@ public final class PeftAdapterReader {
             throw new IllegalArgumentException(file + ": peft_type is " + (type == null ? "missing" : "'" + type + "'")
                 + "; lora4j supports LORA and ADALORA adapters");
         }
-        if (o.path("use_dora").asBoolean(false)) {
-            throw new IllegalArgumentException(file + ": use_dora is true; DoRA not supported yet");
-        }
         // These select a subset of the matched layers or duplicate layers; ignoring them would wrap the wrong set.
         for (String f : List.of("layers_to_transform", "layer_replication")) {
             JsonNode p = o.get(f);
@@ -156,6 +153,7 @@ public final class PeftAdapterReader {
         };
 
         boolean rslora = o.path("use_rslora").asBoolean(false);
+        boolean dora = o.path("use_dora").asBoolean(false);
 
         List<String> save = new ArrayList<>();
         JsonNode m = o.get("modules_to_save");
@@ -169,8 +167,12 @@ public final class PeftAdapterReader {
         if (i == null || i.isNull() || (i.isBoolean() && i.asBoolean())) init = Init.KAIMING;
         else if (i.isBoolean()) init = Init.RANDOM;
         else if (i.isTextual() && i.asText().equals("gaussian")) init = Init.GAUSSIAN;
-        else {
-            // PiSSA, OLoRA, LoftQ, EVA ... also rewrite the base weights, so loading A and B alone would be wrong.
+        else if (i.isTextual() && i.asText().startsWith("pissa")) {
+            // Such an adapter only fits the residual base it was trained on, which is not what base_model_name_or_path names.
+            throw new IllegalArgumentException(file + ": init_lora_weights " + i + " is an unconverted PiSSA adapter, which needs "
+                + "its residual base model; save it converted (Peft: path_initial_model_for_weight_conversion; lora4j always does)");
+        } else {
+            // OLoRA, LoftQ, EVA ... also rewrite the base weights, so loading A and B alone would be wrong.
             throw new IllegalArgumentException(file + ": init_lora_weights " + i
                 + " not supported yet (supported: true, false, \"gaussian\")");
         }
@@ -188,7 +190,7 @@ public final class PeftAdapterReader {
             alphaPattern.put(k, v.floatValue());
         });
         try {
-            return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init, rankPattern, alphaPattern);
+            return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init, dora, false, rankPattern, alphaPattern);
         } catch (java.util.regex.PatternSyntaxException e) {
             throw new IllegalArgumentException(file + ": a rank_pattern/alpha_pattern key is not a valid regex: " + e.getMessage(), e);
         }

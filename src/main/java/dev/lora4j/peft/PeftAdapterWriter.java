@@ -24,6 +24,9 @@ public final class PeftAdapterWriter {
     private PeftAdapterWriter() {}
 
     /**
+     * A PiSSA adapter is saved converted to a plain LoRA adapter of rank 2r on the original base (see
+     * {@link LoraModel#pissaConvertedStateDict}), as Peft's save_pretrained(path_initial_model_for_weight_conversion=...).
+     *
      * @param taskType Peft's task_type: SEQ_CLS, CAUSAL_LM, FEATURE_EXTRACTION ...
      * @param baseModel base_model_name_or_path, what Peft's from_pretrained loads the base from
      */
@@ -31,7 +34,12 @@ public final class PeftAdapterWriter {
         Files.createDirectories(dir);
         LoraConfig c = lora.configs().get(adapterName);
         if (c == null) throw new IllegalArgumentException("no adapter '" + adapterName + "'");
-        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), lora.adapterStateDict(adapterName), Map.of());
+        // A PiSSA adapter only works on the residual base lora4j trained it on; saved converted, it loads as a
+        // plain LoRA on the original base, which is what base_model_name_or_path names.
+        boolean pissa = c.initLoraWeights() == LoraConfig.Init.PISSA;
+        Map<String, dev.lora4j.tensor.Tensor> tensors = pissa ? lora.pissaConvertedStateDict(adapterName) : lora.adapterStateDict(adapterName);
+        if (pissa) c = LoraModel.pissaConvertedConfig(c);
+        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of());
         writeConfig(dir, configJson(c, taskType, baseModel, lora.fanInFanOut(adapterName)));
     }
 
@@ -75,6 +83,7 @@ public final class PeftAdapterWriter {
             case KAIMING -> o.put("init_lora_weights", true);
             case GAUSSIAN -> o.put("init_lora_weights", "gaussian");
             case RANDOM -> o.put("init_lora_weights", false);
+            case PISSA -> o.put("init_lora_weights", "pissa");
         }
         o.putNull("layer_replication");
         o.putNull("layers_pattern");
@@ -99,7 +108,7 @@ public final class PeftAdapterWriter {
             case TargetModules.AllLinear a -> o.put("target_modules", "all-linear");
         }
         o.put("task_type", taskType);
-        o.put("use_dora", false);
+        o.put("use_dora", c.useDora());
         o.put("use_rslora", c.useRslora());
         return o;
     }

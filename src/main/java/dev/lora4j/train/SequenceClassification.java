@@ -111,6 +111,20 @@ public final class SequenceClassification {
         return baseSummary;
     }
 
+    private double lrRatio = 1;
+    private double l2;
+
+    /**
+     * LoRA+ (Hayou et al. 2024): B learns at {@code lrRatio} times the rate of A (and of the head); and an L2
+     * penalty {@code l2}·Σ‖p‖² over the LoRA matrices added to the loss. Both apply to LoRA methods only.
+     */
+    public SequenceClassification withLoraPlus(double lrRatio, double l2) {
+        LoraParameterGroups.of(Map.of(), lrRatio, 0, l2); // validates
+        this.lrRatio = lrRatio;
+        this.l2 = l2;
+        return this;
+    }
+
     /**
      * labels.json beside the adapter: {@code {"id2label": {"0": name, ...}, "label2id": {name: 0, ...}}}, the two
      * maps transformers keeps in a classifier's config.json (Peft adapters have no place for them).
@@ -160,11 +174,34 @@ public final class SequenceClassification {
     }
 
     /**
-     * What trains: LoRA (adapters, plus the head in full), QLoRA (LoRA on a base quantized to NF4), AdaLoRA (LoRA
-     * with an adaptive rank budget), full fine-tuning (every weight) or head only (the classifier and a new pooler,
-     * the encoder frozen): the two baselines LoRA is judged against.
+     * What trains: LoRA (adapters, plus the head in full) or one of its variants (QLoRA: LoRA on a base quantized
+     * to NF4; LoRA-FA; DoRA; AdaLoRA: an adaptive rank budget), full fine-tuning (every weight) or head only (the
+     * classifier and a new pooler, the encoder frozen): the two baselines LoRA is judged against.
      */
-    public enum Method { LORA, QLORA, FULL, HEAD, ADALORA }
+    public enum Method {
+        LORA, /** LoRA on a base quantized to NF4. */ QLORA, /** LoRA-FA: A frozen, only B (and the head) train. */ LORA_FA,
+        /** DoRA: magnitude + LoRA direction. */ DORA, /** AdaLoRA: SVD-form update with a rank budget. */ ADALORA,
+        FULL, HEAD;
+
+        /** Whether this method trains an adapter (saved in Peft's format). */
+        public boolean lora() {
+            return this != FULL && this != HEAD;
+        }
+
+        /** The LoRA config this method trains with: {@code c} with DoRA or a frozen A switched on as the method says. */
+        public LoraConfig configure(LoraConfig c) {
+            return switch (this) {
+                case LORA_FA -> c.withFrozenA(true);
+                case DORA -> c.withDora(true);
+                default -> c;
+            };
+        }
+
+        /** The name on the command line: lora, qlora, lora-fa, dora, adalora, full, head. */
+        public String cliName() {
+            return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
+        }
+    }
 
     private int truncatedTrain;
 
@@ -206,7 +243,7 @@ public final class SequenceClassification {
         LoraModel peft = null;
         dev.lora4j.peft.AdaLoraConfig ada = null;
         switch (method) {
-            case LORA, QLORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
+            case LORA, QLORA, LORA_FA, DORA -> peft = LoraModel.inject(model, method.configure(lora).withModulesToSave(save), options.seed());
             case ADALORA -> {
                 dev.lora4j.peft.AdaLoraConfig given = adaLora != null ? adaLora : dev.lora4j.peft.AdaLoraConfig.of(lora, Long.MAX_VALUE);
                 ada = new dev.lora4j.peft.AdaLoraConfig(lora.withModulesToSave(save), given.targetR(), given.initR(), given.tinit(), given.tfinal(),
@@ -222,7 +259,10 @@ public final class SequenceClassification {
             }
         }
         TrainableParameters params = TrainableParameters.of(model);
-        List<Variable> trainable = model.namedParameters().values().stream().filter(Variable::requiresGrad).toList();
+        Map<String, Variable> named = new java.util.LinkedHashMap<>();
+        model.namedParameters().forEach((name, v) -> { if (v.requiresGrad()) named.put(name, v); });
+        LoraParameterGroups groups = method.lora() ? LoraParameterGroups.of(named, lrRatio, options.weightDecay(), l2)
+            : LoraParameterGroups.of(named, 1, options.weightDecay(), 0);
 
         model.train(true);
         Tokenizer tok = tokenizer;
@@ -242,10 +282,10 @@ public final class SequenceClassification {
         }
         dev.lora4j.peft.AdaLora allocator = ada == null ? null : new dev.lora4j.peft.AdaLora(peft, "default", ada);
         if (allocator != null) trainer.withStepHook(AdapterSchedules.adaLora(allocator));
-        TrainingHistory history = trainer.fit(train, trainable, batch -> {
+        TrainingHistory history = trainer.fitGroups(train, groups.groups(), batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
-            Variable loss = Ops.crossEntropy(model.forward(in), labels, -100);
+            Variable loss = groups.penalise(Ops.crossEntropy(model.forward(in), labels, -100));
             return new Trainer.LossFunction.Result(allocator == null ? loss : allocator.withRegulariser(loss), realTokens(in));
         });
         model.train(false);
@@ -264,9 +304,8 @@ public final class SequenceClassification {
         }
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
-        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method == Method.QLORA ? "QLoRA r=" + lora.r()
-            : method == Method.ADALORA ? "AdaLoRA r=" + ada.initR() + "->" + ada.targetR()
-            : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
+        String title = method == Method.ADALORA ? "AdaLoRA r=" + ada.initR() + "->" + ada.targetR()
+            : method.lora() ? method.cliName() + " r=" + lora.r() : method.cliName() + " fine-tuning";
         LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }

@@ -5,6 +5,7 @@ import dev.lora4j.autograd.Variable;
 import dev.lora4j.train.optim.AdamW;
 import dev.lora4j.train.optim.GradientClipping;
 import dev.lora4j.train.optim.LrSchedule;
+import dev.lora4j.train.optim.ParamGroup;
 import dev.lora4j.train.optim.Optimizer;
 import dev.lora4j.train.optim.Sgd;
 import java.io.IOException;
@@ -101,12 +102,21 @@ public final class Trainer {
     }
 
     public <T> TrainingHistory fit(List<T> examples, List<Variable> trainable, LossFunction<T> lossFn) throws IOException {
+        return fitGroups(examples, List.of(ParamGroup.of(trainable, options.weightDecay())), lossFn);
+    }
+
+    /**
+     * Trains parameter groups that each scale the scheduled learning rate (LoRA+: B at ratio × A's rate) and have
+     * their own weight decay. Checkpoints list the parameters in group order, so a resume needs the same groups.
+     */
+    public <T> TrainingHistory fitGroups(List<T> examples, List<ParamGroup> groups, LossFunction<T> lossFn) throws IOException {
         if (examples.isEmpty()) throw new IllegalArgumentException("no training examples");
+        List<Variable> trainable = groups.stream().flatMap(g -> g.params().stream()).toList();
         int microPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
         long totalSteps = totalSteps(examples.size(), options);
         Optimizer optimizer = switch (options.optimizer()) {
-            case "sgd" -> new Sgd(trainable, options.lr(), 0, options.weightDecay(), false);
-            default -> new AdamW(trainable, options.lr(), options.weightDecay());
+            case "sgd" -> new Sgd(groups, options.lr(), 0, false);
+            default -> new AdamW(groups, options.lr());
         };
         LrSchedule schedule = LrSchedule.parse(options.schedule(), LrSchedule.warmupSteps(options.warmup(), totalSteps), totalSteps);
         TrainingHistory history = new TrainingHistory();

@@ -400,4 +400,17 @@ class OpsGradientTest {
             .wrt("x", x)
             .step(5e-3).tolerance(1e-2, 2e-4).run();
     }
+
+    @Test
+    void scaleColumns() {
+        Variable x = param(rnd, 1, 2, 3, 4), sc = param(rnd, 1, 4);
+        float[] r = probe(24);
+        GradCheck.of("scaleColumns", () -> Ops.dot(Ops.scaleColumns(x, sc), r)).wrt("x", x).wrt("s", sc).run();
+    }
+
+    @Test
+    void sumOfSquares() {
+        Variable x = param(rnd, 1, 3, 5);
+        GradCheck.of("sumOfSquares", () -> Ops.sumOfSquares(x)).wrt("x", x).run();
+    }
 }

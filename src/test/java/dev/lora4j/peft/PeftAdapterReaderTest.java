@@ -158,8 +158,6 @@ class PeftAdapterReaderTest {
     void unsupportedConfigsAreClearErrors() throws IOException {
         String m = configError("{\"peft_type\": \"IA3\", \"target_modules\": [\"k\"]}");
         assertTrue(m.contains("adapter_config.json") && m.contains("IA3") && m.contains("LORA"), m);
-        m = configError("{\"peft_type\": \"LORA\", \"r\": 8, \"target_modules\": [\"q\"], \"use_dora\": true}");
-        assertTrue(m.contains("DoRA not supported yet"), m);
         m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"rank_pattern\": {\"q\": 0}}");
         assertTrue(m.contains("rank_pattern['q']") && m.contains("positive"), m);
         m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"alpha_pattern\": [4]}");
@@ -167,7 +165,7 @@ class PeftAdapterReaderTest {
         m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"rank_pattern\": {\"q(\": 4}}");
         assertTrue(m.contains("rank_pattern") && m.contains("regex"), m);
         m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"init_lora_weights\": \"pissa\"}");
-        assertTrue(m.contains("pissa") && m.contains("not supported yet"), m);
+        assertTrue(m.contains("pissa") && m.contains("residual base"), m);
         m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"bias\": \"some\"}");
         assertTrue(m.contains("some"), m);
     }
