@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /** `lora4j bench ...`: micro and end-to-end benchmarks, each printing JSON lines. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print one JSON line per case.",
-    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class})
+    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.Train.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -71,6 +71,39 @@ final class BenchCommand implements Runnable {
         public Integer call() throws Exception {
             dev.lora4j.bench.RandomCheckpoint.writeLlama(out, dev.lora4j.bench.RandomCheckpoint.smolLm2Config(), seed);
             System.out.println("wrote " + out.toAbsolutePath());
+            return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"LoRA training throughput on a random-weight model of a real model's shape (the PyTorch reference's work).",
+            "Prints one JSON line: tokens_per_s, step_s (median of the warm steps), peak_rss_mb, gflops, ...",
+            "Example: lora4j bench train --shape smollm2-135m --steps 5"})
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--shape", required = true, description = "smollm2-135m (batch 4 x seq 256) or minilm-l6 (batch 16 x seq 128)")
+        String shape;
+
+        @Option(names = "--steps", description = "optimizer steps, the first one cold (default ${DEFAULT-VALUE})")
+        int steps = 5;
+
+        @Option(names = "--batch", description = "sequences per step (default: the shape's)")
+        int batch;
+
+        @Option(names = "--seq", description = "tokens per sequence (default: the shape's)")
+        int seq;
+
+        @Option(names = "--rank", description = "LoRA rank r; alpha is 2r (default ${DEFAULT-VALUE})")
+        int rank = 8;
+
+        @Option(names = "--seed", description = "default ${DEFAULT-VALUE}")
+        long seed = 0;
+
+        @Override
+        public Integer call() throws Exception {
+            var options = new dev.lora4j.bench.TrainBenchmark.Options(dev.lora4j.bench.TrainBenchmark.ModelShape.parse(shape),
+                steps, batch, seq, rank, seed);
+            var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
+            System.out.println(json.writeValueAsString(dev.lora4j.bench.TrainBenchmark.run(options)));
             return 0;
         }
     }
