@@ -93,17 +93,25 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
 
     @Override
     public Variable forward(Variable x) {
-        Variable y = base.get().forward(x);
         long call = forwardCalls++;
-        for (String name : adapters.unmergedActive()) {
+        List<String> active = adapters.unmergedActive();
+        if (active.isEmpty()) return base.get().forward(x);
+        // One fused op for the base and every active branch: a single [tokens, out] output, and per branch only
+        // the thin scaling·x·Aᵀ [tokens, r] kept for the backward (see Ops.loraLinear).
+        List<Ops.LoraBranch> branches = new java.util.ArrayList<>(active.size());
+        for (String name : active) {
             AdapterSet.Settings s = adapters.require(name);
             Variable in = training() && s.dropout() > 0 ? Ops.dropout(x, s.dropout(), dropoutSeed * 31 + call) : x;
-            // x·Aᵀ is the thin [tokens, r] product; its output is what B's weight gradient needs, kept by the tape.
-            Variable h = loraA.at(name).forward(in);
-            y = Ops.addScaled(y, loraB.at(name).forward(h), s.scaling());
+            branches.add(new Ops.LoraBranch(in, loraA.at(name).weight(), loraB.at(name).weight(), s.scaling()));
         }
-        return y;
+        return Ops.loraLinear(x, baseWeight(), baseBias(), baseWeightInOut(), branches);
     }
+
+    /** The base layer's bias, or null. */
+    protected abstract Variable baseBias();
+
+    /** Whether the base weight is stored [in, out] (Conv1D) rather than [out, in]. */
+    protected abstract boolean baseWeightInOut();
 
     @Override
     public Tensor deltaWeight(String name) {
