@@ -34,7 +34,7 @@ public final class Ops {
     }
 
     private static Variable output(Shape shape, boolean requiresGrad) {
-        return new Variable(new Tensor(shape, new float[shape.size()]), requiresGrad);
+        return Variable.pooledOutput(shape, requiresGrad);
     }
 
     private static Shape withLastDim(Shape s, int last) {
@@ -150,7 +150,7 @@ public final class Ops {
         for (int i = 0; i < branches.size(); i++) {
             LoraBranch br = branches.get(i);
             int r = br.a().shape().dim(0);
-            float[] h = new float[rows * r];
+            float[] h = Tape.current().allocate(rows * r);
             Gemm.nt(rows, r, in, br.input().data(), br.a().data(), h, false);
             VectorMath.scale(h, br.scaling(), h.length);
             Gemm.nt(rows, out, r, h, br.b().data(), y.data(), true);
@@ -180,7 +180,7 @@ public final class Ops {
                     // h was saved already scaled, so dB = dyᵀ·h and dh = scaling·dy·B.
                     if (br.b().requiresGrad()) Gemm.tn(out, r, rows, dy, hs[i], br.b().gradForAccumulation(), true);
                     if (!br.a().requiresGrad() && !br.input().requiresGrad()) continue;
-                    float[] dh = new float[rows * r];
+                    float[] dh = Tape.current().allocate(rows * r);
                     Gemm.nn(rows, r, out, dy, br.b().data(), dh, false);
                     VectorMath.scale(dh, br.scaling(), dh.length);
                     if (br.a().requiresGrad()) Gemm.tn(r, in, rows, dh, br.input().data(), br.a().gradForAccumulation(), true);
@@ -279,7 +279,7 @@ public final class Ops {
     }
 
     private static void addProduct(float[] x, float[] y, float[] acc, int n) {
-        float[] tmp = new float[n];
+        float[] tmp = Tape.current().allocate(n);
         VectorMath.mul(x, y, tmp, n);
         VectorMath.axpy(1f, tmp, 0, acc, 0, n);
     }
@@ -471,9 +471,9 @@ public final class Ops {
             Tape.current().record(y, () -> {
                 if (y.grad() == null) return;
                 // The kernel adds into all three; a frozen input gets a scratch buffer that is dropped.
-                float[] dq = q.requiresGrad() ? q.gradForAccumulation() : new float[q.size()];
-                float[] dk = k.requiresGrad() ? k.gradForAccumulation() : new float[k.size()];
-                float[] dv = v.requiresGrad() ? v.gradForAccumulation() : new float[v.size()];
+                float[] dq = q.requiresGrad() ? q.gradForAccumulation() : Tape.current().allocate(q.size());
+                float[] dk = k.requiresGrad() ? k.gradForAccumulation() : Tape.current().allocate(k.size());
+                float[] dv = v.requiresGrad() ? v.gradForAccumulation() : Tape.current().allocate(v.size());
                 Attention.backward(q.data(), k.data(), v.data(), y.data(), lse, y.grad(), dq, dk, dv, s, causal, keyValid, scale);
             });
         }
@@ -529,14 +529,16 @@ public final class Ops {
         int counted = 0;
         for (int t : targets) if (t != ignoreIndex) counted++;
         float inv = counted == 0 ? 0f : 1f / counted;
-        float[] dLogits = grad ? new float[logits.size()] : null;
+        float[] dLogits = grad ? Tape.current().allocate(logits.size()) : null;
         CrossEntropy.Result r = CrossEntropy.forwardBackward(logits.data(), rows, vocab, targets, ignoreIndex, dLogits, inv);
         Variable loss = output(Shape.of(), grad);
         loss.data()[0] = (float) (r.count() == 0 ? 0 : r.lossSum() / r.count());
         if (grad) {
             Tape.current().record(loss, () -> {
                 if (loss.grad() == null) return;
-                VectorMath.axpy(loss.grad()[0], dLogits, 0, logits.gradForAccumulation(), 0, dLogits.length);
+                // dLogits is this op's own: it becomes the logits' gradient when none has arrived yet (the usual
+                // case), which spares a second [rows, vocab] array.
+                logits.addGradHandingOver(dLogits, loss.grad()[0]);
             });
         }
         return loss;

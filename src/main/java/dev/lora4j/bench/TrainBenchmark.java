@@ -25,7 +25,8 @@ import java.util.function.Supplier;
 /**
  * LoRA training throughput on a random-weight model of a real model's shape, the same work as the PyTorch
  * reference in {@code ../shared/bench/bench_torch_lora.py}: the same architecture and sizes, LoRA r=8 alpha=16 on
- * the same layers, AdamW (lr 1e-4), random token ids, N optimizer steps of one batch each. Reports the median of
+ * the same layers, AdamW (lr 1e-4), random token ids, N optimizer steps of one batch each (activations from the
+ * tape's reused buffers, as the trainer runs, unless turned off). Reports the median of
  * the warm steps (every step after the first), as the reference does.
  */
 public final class TrainBenchmark {
@@ -64,7 +65,7 @@ public final class TrainBenchmark {
     }
 
     /** What to run; batch and seq of 0 take the shape's defaults. */
-    public record Options(ModelShape shape, int steps, int batch, int seq, int rank, long seed) {
+    public record Options(ModelShape shape, int steps, int batch, int seq, int rank, long seed, boolean reuseBuffers) {
         public Options {
             if (steps < 2) throw new IllegalArgumentException("--steps must be at least 2 (the first step is the cold one), got " + steps);
             if (batch < 0 || seq < 0 || rank <= 0) throw new IllegalArgumentException("batch, seq and rank must be positive");
@@ -143,18 +144,21 @@ public final class TrainBenchmark {
         float last = Float.NaN;
         for (int s = 0; s < o.steps(); s++) {
             long gc0 = gcMillis(), st = System.nanoTime();
-            Variable l = loss.get();
-            Tape.current().backward(l);
+            try (var reuse = o.reuseBuffers() ? Tape.current().reuseBuffers() : null) {
+                Variable l = loss.get();
+                last = l.data()[0];
+                Tape.current().backward(l);
+            }
             optimizer.step();
             optimizer.zeroGrad();
             times[s] = (System.nanoTime() - st) / 1e9;
-            last = l.data()[0];
             if (s == 0) startToFirst = ManagementFactory.getRuntimeMXBean().getUptime() / 1e3;
             else gcWarm += (gcMillis() - gc0) / 1e3;
         }
         double[] warm = Arrays.copyOfRange(times, 1, times.length);
         Arrays.sort(warm);
         double step = warm[warm.length / 2];
+        Tape.current().dropBuffers();
         return new Result("lora4j", o.shape().id(), o.batch(), o.seq(), Runtime.getRuntime().availableProcessors(), o.steps(),
             countParameters(root, true), countParameters(root, false), round(buildSeconds), round(times[0]), round(startToFirst),
             round(step), Math.round(tokens / step * 10) / 10.0, round(flops / 1e9), Math.round(flops / step / 1e9 * 10) / 10.0,

@@ -98,10 +98,14 @@ final class BenchCommand implements Runnable {
         @Option(names = "--seed", description = "default ${DEFAULT-VALUE}")
         long seed = 0;
 
+        @Option(names = "--no-reuse-buffers", negatable = false,
+            description = "allocate every activation anew (the GC's work) instead of reusing the previous step's arrays")
+        boolean noReuse;
+
         @Override
         public Integer call() throws Exception {
             var options = new dev.lora4j.bench.TrainBenchmark.Options(dev.lora4j.bench.TrainBenchmark.ModelShape.parse(shape),
-                steps, batch, seq, rank, seed);
+                steps, batch, seq, rank, seed, !noReuse);
             var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
             System.out.println(json.writeValueAsString(dev.lora4j.bench.TrainBenchmark.run(options)));
             return 0;

@@ -87,10 +87,15 @@ public final class Trainer {
                 int inStep = 0;
                 for (int b = firstMicro; b < microPerEpoch; b++) {
                     List<T> batch = order.subList(b * options.batchSize(), Math.min(order.size(), (b + 1) * options.batchSize()));
-                    LossFunction.Result r = lossFn.loss(batch);
-                    // Each micro-batch's mean loss counts 1/gradAccum, so the step sees the mean over the step.
-                    Tape.current().backward(r.loss(), 1f / options.gradAccum());
-                    stepLoss += r.loss().data()[0];
+                    LossFunction.Result r;
+                    // Activations and their gradients come from arrays the previous micro-batch gave back, so the
+                    // steady state makes almost no garbage; nothing computed inside is read after the scope.
+                    try (var reuse = Tape.current().reuseBuffers()) {
+                        r = lossFn.loss(batch);
+                        stepLoss += r.loss().data()[0];
+                        // Each micro-batch's mean loss counts 1/gradAccum, so the step sees the mean over the step.
+                        Tape.current().backward(r.loss(), 1f / options.gradAccum());
+                    }
                     inStep++;
                     seenExamples += batch.size();
                     seenTokens += r.tokens();
@@ -118,6 +123,7 @@ public final class Trainer {
                 if (step >= totalSteps) break;
             }
         }
+        Tape.current().dropBuffers();
         history.finish((System.nanoTime() - start) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);
         return history;
     }
