@@ -28,7 +28,7 @@ public final class Tape {
     /** Arrays smaller than this are not worth pooling: the allocator hands them out as cheaply. */
     private static final int POOL_MIN = 4096;
     private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
-    private final List<float[]> lent = new ArrayList<>();
+    private final java.util.Set<float[]> lent = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
     private int reuseDepth;
 
     private Tape() {}
@@ -58,10 +58,12 @@ public final class Tape {
     /**
      * Scope in which op outputs and activation gradients come from a pool of arrays that the previous scope gave
      * back, instead of new allocations: a training step makes (almost) no garbage, so the collector has nothing
-     * to copy or reclaim and the heap stays at one step's peak. When the outermost scope closes, every array
-     * handed out inside it returns to the pool, so <b>no value computed inside may be read after the scope
-     * closes</b> (read the loss before): {@code try (var s = Tape.current().reuseBuffers()) { forward, read,
-     * backward }}. Parameter gradients are never pooled. {@link #dropBuffers()} lets the pool go.
+     * to copy or reclaim and the heap stays at one step's peak. During {@link #backward} each recorded output's
+     * arrays return to the pool as soon as its step has run (its gradient is then complete and used), so that
+     * the gradients of earlier layers reuse the activations of later ones; when the outermost scope closes,
+     * everything else handed out inside it returns too. So <b>no value recorded inside may be read after
+     * backward</b> (read the loss before): {@code try (var s = Tape.current().reuseBuffers()) { forward, read
+     * the loss, backward }}. Parameter gradients are never pooled. {@link #dropBuffers()} lets the pool go.
      */
     public Scope reuseBuffers() {
         reuseDepth++;
@@ -74,6 +76,17 @@ public final class Tape {
                 lent.clear();
             }
         };
+    }
+
+    private void giveBack(Variable v) {
+        if (!v.pooled()) return;
+        float[] g = v.grad();
+        if (g != null && lent.remove(g)) {
+            v.clearGrad();
+            free.computeIfAbsent(g.length, n -> new ArrayDeque<>()).push(g);
+        }
+        float[] d = v.value().data();
+        if (lent.remove(d)) free.computeIfAbsent(d.length, n -> new ArrayDeque<>()).push(d);
     }
 
     /** Forgets the pooled arrays (after training, so that the memory can be collected). */
@@ -131,7 +144,12 @@ public final class Tape {
             if (loss.size() != 1) throw new IllegalArgumentException("backward needs a scalar loss, got shape " + loss.shape());
             if (!loss.requiresGrad()) throw new IllegalStateException("loss does not depend on any trainable parameter");
             loss.gradForAccumulation()[0] += seed;
-            for (int i = steps.size() - 1; i >= 0; i--) steps.get(i).backward();
+            for (int i = steps.size() - 1; i >= 0; i--) {
+                steps.get(i).backward();
+                // Inside reuseBuffers, an output whose step has run is needed by nobody any more (its consumers'
+                // steps ran before): its value and gradient go back to the pool for the steps still to run.
+                if (reuseDepth > 0) giveBack(intermediates.get(i));
+            }
         } finally {
             clear();
         }

@@ -28,6 +28,10 @@ public final class Variable {
         return v;
     }
 
+    boolean pooled() {
+        return pooled;
+    }
+
     /** A constant: data that is never differentiated (inputs, targets). */
     public static Variable constant(Tensor value) {
         return new Variable(value, false);
