@@ -10,7 +10,7 @@ import picocli.CommandLine.Option;
 
 /** `lora4j bench ...`: micro and end-to-end benchmarks, each printing JSON lines. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print one JSON line per case.",
-    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.Train.class})
+    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.Train.class, BenchCommand.Decode.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -108,6 +108,25 @@ final class BenchCommand implements Runnable {
                 steps, batch, seq, rank, seed, !noReuse);
             var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
             System.out.println(json.writeValueAsString(dev.lora4j.bench.TrainBenchmark.run(options)));
+            return 0;
+        }
+    }
+
+    @Command(name = "decode", mixinStandardHelpOptions = true,
+        description = {"Greedy decode tokens/s of a random smollm2-135m-shaped model with a LoRA adapter unmerged vs merged,",
+            "and the adapter's save and load time. Prints one JSON line.",
+            "Example: lora4j bench decode --tokens 64"})
+    static final class Decode implements Callable<Integer> {
+        @Option(names = "--prompt", description = "prompt tokens (default ${DEFAULT-VALUE})")
+        int prompt = 16;
+
+        @Option(names = "--tokens", description = "new tokens per generation (default ${DEFAULT-VALUE})")
+        int tokens = 64;
+
+        @Override
+        public Integer call() throws Exception {
+            var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
+            System.out.println(json.writeValueAsString(dev.lora4j.bench.DecodeBenchmark.run(prompt, tokens, 0)));
             return 0;
         }
     }
