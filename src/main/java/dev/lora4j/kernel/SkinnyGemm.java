@@ -29,28 +29,30 @@ final class SkinnyGemm {
     /** Runs C (+)= op(A)·op(B) here when a dimension is small and this kernel handles the layout; false otherwise. */
     static boolean tryRun(int m, int n, int k, float[] a, int aOff, int lda, boolean transA,
                           float[] b, int bOff, int ldb, boolean transB, float[] c, int cOff, int ldc, boolean serial) {
-        if (k <= MAX_SMALL && m > MAX_SMALL && n > MAX_SMALL) {
+        // Any M: a decode step (one row) through a LoRA branch lands here too, where packing would cost more
+        // than the whole product.
+        if (k <= MAX_SMALL && n > MAX_SMALL) {
             expand(m, n, k, a, aOff, lda, transA, b, bOff, ldb, transB, c, cOff, ldc, serial);
             return true;
         }
+        if (n <= MAX_SMALL && !transA) {
+            project(m, n, k, a, aOff, lda, b, bOff, ldb, transB, c, cOff, ldc, serial);
+            return true;
+        }
         if (n <= MAX_SMALL && m > MAX_SMALL && k > MAX_SMALL) {
-            if (transA) {
-                // C[i, j] = Σ_p A[p, i]·op(B)(p, j): computed as Cᵀ [N, M] by the small-M kernel, which reads
-                // op(B) as its [K, N] left operand (copied into that layout when B is transposed), then added in.
-                float[] bk = b;
-                int bkOff = bOff, bkLd = ldb;
-                if (transB) {
-                    bk = new float[k * n];
-                    for (int j = 0; j < n; j++) for (int p = 0; p < k; p++) bk[p * n + j] = b[bOff + j * ldb + p];
-                    bkOff = 0;
-                    bkLd = n;
-                }
-                float[] ct = new float[n * m];
-                outer(n, m, k, bk, bkOff, bkLd, false, a, aOff, lda, ct, 0, m, serial);
-                for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) c[cOff + i * ldc + j] += ct[j * m + i];
-            } else {
-                project(m, n, k, a, aOff, lda, b, bOff, ldb, transB, c, cOff, ldc, serial);
+            // A transposed: C[i, j] = Σ_p A[p, i]·op(B)(p, j): computed as Cᵀ [N, M] by the small-M kernel, which reads
+            // op(B) as its [K, N] left operand (copied into that layout when B is transposed), then added in.
+            float[] bk = b;
+            int bkOff = bOff, bkLd = ldb;
+            if (transB) {
+                bk = new float[k * n];
+                for (int j = 0; j < n; j++) for (int p = 0; p < k; p++) bk[p * n + j] = b[bOff + j * ldb + p];
+                bkOff = 0;
+                bkLd = n;
             }
+            float[] ct = new float[n * m];
+            outer(n, m, k, bk, bkOff, bkLd, false, a, aOff, lda, ct, 0, m, serial);
+            for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) c[cOff + i * ldc + j] += ct[j * m + i];
             return true;
         }
         if (m <= MAX_SMALL && n > MAX_SMALL && k > MAX_SMALL) {
@@ -76,6 +78,17 @@ final class SkinnyGemm {
     /** Small K: C[i, :] += Σ_p op(A)(i, p)·op(B)(p, :), op(B) rows made contiguous first when B is transposed. */
     private static void expand(int m, int n, int k, float[] a, int aOff, int lda, boolean transA,
                                float[] b, int bOff, int ldb, boolean transB, float[] c, int cOff, int ldc, boolean serial) {
+        if (transB && m < 4) {
+            // A row or three: dot products straight from B [N, K] are cheaper than transposing B first.
+            for (int i = 0; i < m; i++) {
+                for (int j = 0; j < n; j++) {
+                    float s = 0;
+                    for (int p = 0; p < k; p++) s += (transA ? a[aOff + p * lda + i] : a[aOff + i * lda + p]) * b[bOff + j * ldb + p];
+                    c[cOff + i * ldc + j] += s;
+                }
+            }
+            return;
+        }
         float[] bRows;
         int bBase, bLd;
         if (transB) {
