@@ -10,7 +10,8 @@ import picocli.CommandLine.Option;
 
 /** `lora4j bench ...`: micro and end-to-end benchmarks, each printing JSON lines. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print one JSON line per case.",
-    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.Train.class, BenchCommand.Decode.class})
+    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.Train.class,
+        BenchCommand.Decode.class, BenchCommand.Serve.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -127,6 +128,55 @@ final class BenchCommand implements Runnable {
         public Integer call() throws Exception {
             var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
             System.out.println(json.writeValueAsString(dev.lora4j.bench.DecodeBenchmark.run(prompt, tokens, 0)));
+            return 0;
+        }
+    }
+
+    @Command(name = "serve", mixinStandardHelpOptions = true,
+        description = {"Load test of lora4j serve over loopback: one adapter, N adapters mixed in one batch, and N adapters merged per "
+            + "request (the naive way), alternating rounds; tokens/s and p50/p99 latency, one JSON line per scenario and round.",
+            "Example: lora4j bench serve --requests 48 --concurrency 16 --max-tokens 32 --rounds 2"})
+    static final class Serve implements Callable<Integer> {
+        @Option(names = "--model", description = "decoder directory with tokenizer.json (default: a random SmolLM2-135M-shaped Llama written to --work)")
+        java.nio.file.Path model;
+
+        @Option(names = "--work", description = "where the random model and adapters go, reused between runs (default ${DEFAULT-VALUE})")
+        java.nio.file.Path work = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"), "lora4j-bench-serve");
+
+        @Option(names = "--requests", description = "most requests per scenario and round (default ${DEFAULT-VALUE})")
+        int requests = 48;
+
+        @Option(names = "--concurrency", description = "clients sending at once (default ${DEFAULT-VALUE})")
+        int concurrency = 16;
+
+        @Option(names = "--prompt-tokens", description = "default ${DEFAULT-VALUE}")
+        int promptTokens = 16;
+
+        @Option(names = "--max-tokens", description = "tokens generated per request (default ${DEFAULT-VALUE})")
+        int maxTokens = 32;
+
+        @Option(names = "--seconds", description = "time cap per scenario and round; requests under way still finish (default ${DEFAULT-VALUE})")
+        double seconds = 60;
+
+        @Option(names = "--rounds", description = "default ${DEFAULT-VALUE}")
+        int rounds = 2;
+
+        @Option(names = "--rank", description = "adapter rank (default ${DEFAULT-VALUE})")
+        int rank = 8;
+
+        @Option(names = "--targets", description = "adapter target modules (default ${DEFAULT-VALUE}, Peft's default for Llama)")
+        String targets = "q_proj,v_proj";
+
+        @Option(names = "--adapters", description = "adapters in the mixed scenarios (default ${DEFAULT-VALUE})")
+        int adapters = 8;
+
+        @Option(names = "--max-batch", description = "server --max-batch (default ${DEFAULT-VALUE})")
+        int maxBatch = 16;
+
+        @Override
+        public Integer call() throws Exception {
+            dev.lora4j.bench.ServeBenchmark.run(model, work, new dev.lora4j.bench.ServeBenchmark.Settings(requests, concurrency, promptTokens,
+                maxTokens, seconds, rounds, rank, targets, adapters, maxBatch));
             return 0;
         }
     }

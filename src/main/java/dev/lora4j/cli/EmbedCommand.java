@@ -18,10 +18,13 @@ import picocli.CommandLine.Option;
 /** `lora4j embed`: sentence embeddings, one JSON array per input line. */
 @Command(name = "embed", mixinStandardHelpOptions = true,
     description = {"Sentence embeddings (mean pooling + L2 norm, as sentence-transformers) of each input line.",
-        "Example: lora4j embed --input texts.txt --out vectors.jsonl"})
+        "Example: lora4j embed --input texts.txt --out vectors.jsonl [--adapter runs/my-embedding-lora]"})
 final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--model", description = "BERT-family model: built-in name, directory or Hub id (default ${DEFAULT-VALUE})")
     String model = "all-MiniLM-L6-v2";
+
+    @Option(names = "--adapter", description = "a LoRA adapter trained by train on pair data (default: the model as it is)")
+    Path adapter;
 
     @Option(names = "--input", required = true, description = "a .txt file (one text per line) or a .jsonl file of {\"text\": ...}")
     Path input;
@@ -53,7 +56,10 @@ final class EmbedCommand implements Callable<Integer> {
                 texts.add(line);
             }
         }
-        List<float[]> vectors = new SentenceEmbeddings(BertCheckpoint.load(model), maxSeqLen).embed(texts, batchSize);
+        BertCheckpoint checkpoint = BertCheckpoint.load(model);
+        SentenceEmbeddings embeddings = adapter == null ? new SentenceEmbeddings(checkpoint, maxSeqLen)
+            : SentenceEmbeddings.withAdapter(checkpoint, maxSeqLen, adapter);
+        List<float[]> vectors = embeddings.embed(texts, batchSize);
         try (Writer w = out == null ? new BufferedWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8))
                 : Files.newBufferedWriter(out, StandardCharsets.UTF_8)) {
             for (float[] v : vectors) {

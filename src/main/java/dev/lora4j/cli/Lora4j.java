@@ -6,12 +6,27 @@ import picocli.CommandLine.Command;
 /** The `lora4j` command line: the entry point of the launcher script and of the jar. */
 @Command(name = "lora4j", mixinStandardHelpOptions = true, versionProvider = Lora4j.Version.class,
     description = "LoRA fine-tuning for the JVM, in pure Java.",
-    subcommands = {TrainCommand.class, EvalCommand.class, EmbedCommand.class, GenerateCommand.class, MergeCommand.class, InspectCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+    subcommands = {TrainCommand.class, EvalCommand.class, EmbedCommand.class, GenerateCommand.class, MergeCommand.class,
+        InspectCommand.class, ServeCommand.class, BenchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Lora4j implements Runnable {
 
     public static void main(String[] args) {
-        System.exit(new CommandLine(new Lora4j()).setCaseInsensitiveEnumValuesAllowed(true)
-            .setExecutionExceptionHandler(Lora4j::reportError).execute(args));
+        System.exit(execute(args));
+    }
+
+    /** Runs one command line in this JVM and returns its exit status (what {@link #main} exits with). */
+    public static int execute(String... args) {
+        // Flags repeated after a --config file's expansion override it: the last occurrence wins.
+        CommandLine cli = new CommandLine(new Lora4j()).setCaseInsensitiveEnumValuesAllowed(true)
+            .setOverwrittenOptionsAllowed(true).setExecutionExceptionHandler(Lora4j::reportError);
+        String[] expanded;
+        try {
+            expanded = ConfigFile.expand(cli, args);
+        } catch (IllegalArgumentException e) {
+            cli.getErr().println("lora4j " + args[0] + ": " + e.getMessage());
+            return 2;
+        }
+        return cli.execute(expanded);
     }
 
     /**

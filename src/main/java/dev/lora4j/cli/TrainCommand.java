@@ -20,6 +20,11 @@ import dev.lora4j.train.EmbeddingTraining;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.train.SequenceClassification;
 import dev.lora4j.train.TrainingOptions;
+import dev.lora4j.io.AtomicFiles;
+import dev.lora4j.peft.TrainableParameters;
+import dev.lora4j.train.ModelCard;
+import dev.lora4j.train.TrainingHistory;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +32,10 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Model.OptionSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** `lora4j train`: LoRA fine-tuning; with no flags, all-MiniLM-L6-v2 on the built-in topics dataset. */
 @Command(name = "train", mixinStandardHelpOptions = true,
@@ -40,10 +48,20 @@ final class TrainCommand implements Callable<Integer> {
         "(from the HF cache, downloaded when missing) (default ${DEFAULT-VALUE})"})
     String model = "all-MiniLM-L6-v2";
 
-    @Option(names = "--data", description = {"classification data: a .jsonl/.csv file of {\"text\", \"label\"}, or a directory with",
-        "train.jsonl and valid.jsonl and/or test.jsonl (default: the built-in topics dataset).",
-        "Causal-LM and embedding data are read but not trained yet (issue 4)."})
+    @Option(names = "--data", description = {"a .jsonl/.csv file, or a directory with train.jsonl and valid.jsonl and/or test.jsonl:",
+        "{\"text\"}, {\"prompt\",\"completion\"} or {\"messages\"} train a causal LM; {\"text\",\"label\"} a classifier;",
+        "{\"anchor\",\"positive\"[,\"negative\"]} a sentence-embedding model (default: the built-in topics dataset)"})
     Path data;
+
+    @Option(names = "--eval-data", description = "held-out records to evaluate on (default: the data's valid split, else its test split)")
+    Path evalData;
+
+    @Option(names = "--task", description = "causal-lm, classification or embedding (default: inferred from the data)")
+    String task;
+
+    @Option(names = "--config", paramLabel = "FILE", description = {"a YAML file of option names to values (lr: 2e-4, lora-r: 16, ...);",
+        "flags on the command line override it"})
+    Path config;
 
     @Option(names = "--out", description = "adapter directory (default ${DEFAULT-VALUE})")
     Path out = Path.of("runs", "minilm-topics-lora");
@@ -83,8 +101,11 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "peak learning rate (default ${DEFAULT-VALUE})")
     double lr = 1e-3;
 
-    @Option(names = "--weight-decay", description = "default ${DEFAULT-VALUE}")
-    double weightDecay = 0.01;
+    @Option(names = "--optimizer", description = "adamw or sgd (default ${DEFAULT-VALUE})")
+    String optimizer = "adamw";
+
+    @Option(names = "--weight-decay", description = "decoupled (AdamW) or L2 (SGD) weight decay; 0 as transformers' default (default ${DEFAULT-VALUE})")
+    double weightDecay = 0.0;
 
     @Option(names = "--warmup", description = "warmup steps (>= 1) or fraction (< 1) (default ${DEFAULT-VALUE})")
     double warmup = 0.1;
@@ -94,6 +115,9 @@ final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--max-grad-norm", description = "0 disables clipping (default ${DEFAULT-VALUE})")
     double maxGradNorm = 1.0;
+
+    @Option(names = "--eval-every", description = "evaluate every N optimizer steps (0 = before and after only; default ${DEFAULT-VALUE})")
+    int evalEvery;
 
     @Option(names = "--save-every", description = "checkpoint every N optimizer steps into <out>/checkpoints (0 = never; default ${DEFAULT-VALUE})")
     int saveEvery = 50;
@@ -116,132 +140,179 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--json", description = "print a JSON summary as the last line")
     boolean json;
 
+    @Spec
+    CommandSpec spec;
+
+    /** What one task's run reports, for the summary lines, the --json object and the model card. */
+    private record Outcome(String task, Map<String, Object> metrics, TrainableParameters parameters, TrainingHistory history,
+                           Path outputDir, Path lossCurve) {}
+
     @Override
     public Integer call() throws Exception {
-        List<LabelledText> train, test;
-        List<String> labelNames;
+        Outcome outcome;
         String dataName;
         if (data == null) {
-            train = TopicsDataset.train();
-            test = TopicsDataset.test();
-            labelNames = TopicsDataset.LABELS;
-            dataName = "built-in topics";
-        } else {
-            DatasetSplits splits = DatasetReader.readSplits(data);
-            Task task = DatasetReader.inferTask(splits.train());
-            if (task == Task.CAUSAL_LM) return trainCausalLm(splits);
-            if (task == Task.EMBEDDING) return trainEmbedding(splits);
-            List<Record> eval = splits.hasTest() ? splits.test() : splits.valid();
-            if (eval.isEmpty()) {
-                System.err.println("lora4j train: " + data + " has no valid or test split to measure accuracy on");
-                return 2;
+            dataName = "the built-in topics dataset";
+            if (task != null && Task.parse(task) != Task.CLASSIFICATION) {
+                throw new IllegalArgumentException("the built-in dataset is classification data; give --data for --task " + task);
             }
-            Labels labels = Labels.fromRecords(splits.train().stream().map(r -> (Record.Classification) r).toList());
-            train = LabelledText.of(splits.train(), labels);
-            test = LabelledText.of(eval, labels);
-            labelNames = labels.names();
+            List<Record> eval = evalData == null ? List.of() : DatasetReader.read(evalData);
+            if (eval.isEmpty()) {
+                outcome = trainClassifier(TopicsDataset.train(), TopicsDataset.test(), TopicsDataset.LABELS, dataName);
+            } else {
+                Labels labels = Labels.of(TopicsDataset.LABELS);
+                outcome = trainClassifier(TopicsDataset.train(), LabelledText.of(eval, labels), labels.names(), dataName);
+            }
+        } else {
             dataName = data.toString();
+            DatasetSplits splits = DatasetReader.readSplits(data);
+            Task inferred = splits.inferTask();
+            Task chosen = task == null ? inferred : Task.parse(task);
+            if (chosen != inferred) {
+                throw new IllegalArgumentException(data + " holds " + splits.train().getFirst().format().description() + ", which train "
+                    + inferred + ", not " + chosen + "; give matching data or drop --task");
+            }
+            List<Record> eval = evalRecords(splits);
+            outcome = switch (chosen) {
+                case CAUSAL_LM -> trainCausalLm(splits.train(), eval);
+                case EMBEDDING -> trainEmbedding(splits.train(), eval);
+                case CLASSIFICATION -> {
+                    if (eval.isEmpty()) {
+                        throw new IllegalArgumentException(data + " has no valid or test split to measure accuracy on; add one or give --eval-data");
+                    }
+                    Labels labels = Labels.fromRecords(splits.train().stream().map(r -> (Record.Classification) r).toList());
+                    yield trainClassifier(LabelledText.of(splits.train(), labels), LabelledText.of(eval, labels), labels.names(), dataName);
+                }
+            };
         }
-        LoraConfig lora = loraConfig(BERT_TARGETS);
-        TrainingOptions options = trainingOptions();
-        System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + test.size()
-            + " eval, labels " + labelNames);
-        BertCheckpoint checkpoint = BertCheckpoint.load(model);
-        SequenceClassification.Result res = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).run(train, test, method, lora, options, out, !json);
-        var h = res.history();
-        System.out.println(res.parameters());
-        System.out.printf(Locale.ROOT, "test accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
-        System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s, final loss %.4f%n",
-            h.losses().size(), h.seconds(), h.tokens() / h.seconds(), h.losses().get(h.losses().size() - 1));
+        TrainingHistory h = outcome.history();
+        System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s%s%n", h.losses().size(), h.seconds(), h.tokens() / h.seconds(),
+            h.losses().isEmpty() ? "" : String.format(Locale.ROOT, ", final loss %.4f", h.losses().getLast()));
         System.out.println((method == SequenceClassification.Method.LORA ? "adapter: " : "trained weights: ")
-            + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
-        if (json) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("model", model);
-            m.put("method", method.name().toLowerCase(Locale.ROOT));
-            m.put("accuracy_before", res.accuracyBefore());
-            m.put("accuracy_after", res.accuracyAfter());
-            m.put("trainable_params", res.parameters().trainable());
-            m.put("total_params", res.parameters().total());
-            m.put("trainable_percent", res.parameters().percent());
-            m.put("steps", h.losses().size());
-            m.put("train_seconds", h.seconds());
-            m.put("tokens_per_s", h.tokens() / h.seconds());
-            m.put("final_loss", h.losses().get(h.losses().size() - 1));
-            m.put("adapter", res.adapterDir().toAbsolutePath().toString());
-            System.out.println(new ObjectMapper().writeValueAsString(m));
-        }
+            + outcome.outputDir().toAbsolutePath() + " (loss curve: " + outcome.lossCurve().getFileName() + ", metrics.jsonl, README.md)");
+
+        Map<String, Object> summary = new LinkedHashMap<>();
+        summary.put("model", model);
+        summary.put("task", outcome.task());
+        summary.put("method", method.name().toLowerCase(Locale.ROOT));
+        summary.putAll(outcome.metrics());
+        summary.put("trainable_params", outcome.parameters().trainable());
+        summary.put("total_params", outcome.parameters().total());
+        summary.put("trainable_percent", outcome.parameters().percent());
+        summary.put("steps", h.losses().size());
+        summary.put("train_seconds", h.seconds());
+        summary.put("tokens_per_s", h.tokens() / h.seconds());
+        summary.put("final_loss", h.losses().isEmpty() ? Double.NaN : h.losses().getLast());
+        summary.put("adapter", outcome.outputDir().toAbsolutePath().toString());
+        writeRunFiles(outcome, dataName, summary);
+        if (json) System.out.println(JSON.writeValueAsString(summary));
         return 0;
     }
 
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** --eval-data when given, else the valid split, else the test split (empty when the data has neither). */
+    private List<Record> evalRecords(DatasetSplits splits) {
+        if (evalData == null) return splits.hasValid() ? splits.valid() : splits.test();
+        List<Record> eval = DatasetReader.read(evalData);
+        Record.Format want = splits.train().getFirst().format(), got = eval.getFirst().format();
+        if (want != got) {
+            throw new IllegalArgumentException(evalData + ": records are " + got.description() + " but the training data has "
+                + want.description() + "; --eval-data must have the same format");
+        }
+        return eval;
+    }
+
+    /** training_args.json (every option's value) and the README.md model card, beside the adapter. */
+    private void writeRunFiles(Outcome outcome, String dataName, Map<String, Object> summary) throws IOException {
+        Map<String, Object> args = new LinkedHashMap<>();
+        for (OptionSpec o : spec.options()) {
+            if (o.usageHelp() || o.versionHelp()) continue;
+            Object v = o.getValue();
+            if (v instanceof Enum<?> e) v = e.name().toLowerCase(Locale.ROOT);
+            else if (v instanceof Path p) v = p.toString();
+            args.put(o.longestName().substring(2), v);
+        }
+        AtomicFiles.write(outcome.outputDir().resolve("training_args.json"), JSON.writerWithDefaultPrettyPrinter().writeValueAsBytes(args));
+        List<String> typed = spec.commandLine().getParseResult().originalArgs();
+        // The parse result holds the whole command line, the subcommand's name first.
+        if (!typed.isEmpty() && typed.getFirst().equals(spec.name())) typed = typed.subList(1, typed.size());
+        String command = "lora4j train " + String.join(" ", typed);
+        new ModelCard(model, outcome.task(), method.name().toLowerCase(Locale.ROOT), dataName, command.trim(),
+            outcome.parameters().toString(), summary).write(outcome.outputDir());
+    }
+
+    /** Sequence classification on a BERT-family encoder: LoRA, or the full / head-only baselines. */
+    private Outcome trainClassifier(List<LabelledText> train, List<LabelledText> eval, List<String> labelNames, String dataName) throws Exception {
+        LoraConfig lora = loraConfig(BERT_TARGETS);
+        TrainingOptions options = trainingOptions();
+        System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + eval.size()
+            + " eval, labels " + labelNames);
+        BertCheckpoint checkpoint = BertCheckpoint.load(model);
+        SequenceClassification driver = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume);
+        SequenceClassification.Result res = driver.run(train, eval, method, lora, options, out, !json);
+        System.out.println(res.parameters());
+        System.out.printf(Locale.ROOT, "eval accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("accuracy_before", res.accuracyBefore());
+        m.put("accuracy_after", res.accuracyAfter());
+        m.put("truncated_examples", driver.truncatedExamples());
+        return new Outcome(Task.CLASSIFICATION.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
+    }
+
     /** Causal-LM LoRA on a decoder (GPT-2, Llama, Mistral, Qwen2) from a directory or Hub id. */
-    private int trainCausalLm(DatasetSplits splits) throws Exception {
+    private Outcome trainCausalLm(List<Record> train, List<Record> valid) throws Exception {
+        requireLoraMethod(Task.CAUSAL_LM);
         if (model.equals("all-MiniLM-L6-v2")) {
-            System.err.println("lora4j train: " + data + " holds causal-LM data; give a decoder with --model (a Hugging Face directory or org/name)");
-            return 2;
+            throw new IllegalArgumentException(data + " holds causal-LM data; give a decoder with --model (a Hugging Face directory or org/name)");
         }
         Path dir = HubClient.resolve(model, DownloadListener.NONE);
         CausalLanguageModel lm = PretrainedModels.causalLm(dir);
         LoraConfig lora = loraConfig(lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj");
-        TrainingOptions options = trainingOptions();
-        List<Record> valid = splits.hasValid() ? splits.valid() : splits.test();
-        System.out.println("model: " + model + "; data: " + data + ", " + splits.train().size() + " train / " + valid.size() + " valid records");
+        System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + valid.size() + " eval records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
-            CausalLmTraining.Result res = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack)
-                .run(splits.train(), valid, lora, options, out, !json, saveEvery, resume);
-            var h = res.history();
+            CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack);
+            CausalLmTraining.Result res = driver.run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
             System.out.println(res.parameters());
-            System.out.printf(Locale.ROOT, "validation loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
+            System.out.printf(Locale.ROOT, "eval loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
                 res.perplexityBefore(), res.perplexityAfter());
-            System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s%n", h.losses().size(), h.seconds(), h.tokens() / h.seconds());
-            System.out.println("adapter: " + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
-            if (json) {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("model", model);
-                m.put("task", "causal-lm");
-                m.put("valid_loss_before", res.lossBefore());
-                m.put("valid_loss_after", res.lossAfter());
-                m.put("trainable_params", res.parameters().trainable());
-                m.put("steps", h.losses().size());
-                m.put("train_seconds", h.seconds());
-                m.put("adapter", res.adapterDir().toAbsolutePath().toString());
-                System.out.println(new ObjectMapper().writeValueAsString(m));
-            }
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("eval_loss_before", res.lossBefore());
+            m.put("eval_loss_after", res.lossAfter());
+            m.put("perplexity_before", res.perplexityBefore());
+            m.put("perplexity_after", res.perplexityAfter());
+            m.put("truncated_examples", driver.truncatedExamples());
+            return new Outcome(Task.CAUSAL_LM.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
         }
-        return 0;
     }
 
     /** Contrastive LoRA on a sentence-embedding model from (anchor, positive[, negative]) pairs. */
-    private int trainEmbedding(DatasetSplits splits) throws Exception {
+    private Outcome trainEmbedding(List<Record> trainRecords, List<Record> evalRecords) throws Exception {
+        requireLoraMethod(Task.EMBEDDING);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
-        LoraConfig lora = loraConfig(BERT_TARGETS);
-        TrainingOptions options = trainingOptions();
-        List<Record.Pair> train = splits.train().stream().map(x -> (Record.Pair) x).toList();
-        List<Record> evalRecords = splits.hasTest() ? splits.test() : splits.valid();
+        List<Record.Pair> train = trainRecords.stream().map(x -> (Record.Pair) x).toList();
         List<Record.Pair> eval = evalRecords.stream().map(x -> (Record.Pair) x).toList();
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + eval.size() + " eval pairs");
-        EmbeddingTraining.Result res = new EmbeddingTraining(checkpoint, maxSeqLen)
-            .run(train, eval, lora, options, out, !json, saveEvery, resume);
-        var h = res.history();
+        EmbeddingTraining driver = new EmbeddingTraining(checkpoint, maxSeqLen);
+        EmbeddingTraining.Result res = driver.run(train, eval, loraConfig(BERT_TARGETS), trainingOptions(), out, !json, saveEvery, resume);
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "retrieval accuracy@1 %.1f%% -> %.1f%%, MRR %.3f -> %.3f%n", 100 * res.before().accuracyAt1(),
             100 * res.after().accuracyAt1(), res.before().mrr(), res.after().mrr());
-        System.out.printf(Locale.ROOT, "training: %d steps, %.1f s%n", h.losses().size(), h.seconds());
-        System.out.println("adapter: " + res.adapterDir().toAbsolutePath() + " (loss curve: " + res.lossCurve().getFileName() + ")");
-        if (json) {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("model", model);
-            m.put("task", "embedding");
-            m.put("accuracy_at_1_before", res.before().accuracyAt1());
-            m.put("accuracy_at_1_after", res.after().accuracyAt1());
-            m.put("mrr_before", res.before().mrr());
-            m.put("mrr_after", res.after().mrr());
-            m.put("trainable_params", res.parameters().trainable());
-            m.put("adapter", res.adapterDir().toAbsolutePath().toString());
-            System.out.println(new ObjectMapper().writeValueAsString(m));
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("accuracy_at_1_before", res.before().accuracyAt1());
+        m.put("accuracy_at_1_after", res.after().accuracyAt1());
+        m.put("mrr_before", res.before().mrr());
+        m.put("mrr_after", res.after().mrr());
+        m.put("truncated_examples", driver.truncatedExamples());
+        return new Outcome(Task.EMBEDDING.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
+    }
+
+    /** Full and head-only training exist for classification, where they are LoRA's baselines. */
+    private void requireLoraMethod(Task t) {
+        if (method != SequenceClassification.Method.LORA) {
+            throw new IllegalArgumentException("--method " + method.name().toLowerCase(Locale.ROOT) + " is for classification; " + t + " trains with lora");
         }
-        return 0;
     }
 
     /** Peft's default targets for BERT-family models (lora4j adds the dense layers). */
@@ -253,6 +324,7 @@ final class TrainCommand implements Callable<Integer> {
     }
 
     private TrainingOptions trainingOptions() {
-        return new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps);
+        return new TrainingOptions(epochs, batchSize, gradAccum, lr, weightDecay, warmup, schedule, maxGradNorm, seed, steps,
+            optimizer, evalEvery);
     }
 }

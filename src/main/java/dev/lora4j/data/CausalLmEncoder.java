@@ -145,8 +145,16 @@ public final class CausalLmEncoder implements AutoCloseable {
         return r;
     }
 
+    private int truncated;
+
+    /** How many examples encoded so far were longer than the max length and lost their tail. */
+    public int truncatedCount() {
+        return truncated;
+    }
+
     private CausalLmExample truncate(CausalLmExample e) {
         if (maxSeqLen == 0 || e.length() <= maxSeqLen) return e;
+        truncated++;
         return new CausalLmExample(Arrays.copyOf(e.inputIds(), maxSeqLen), Arrays.copyOf(e.labels(), maxSeqLen));
     }
 

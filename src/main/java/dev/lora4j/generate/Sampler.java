@@ -65,7 +65,7 @@ public final class Sampler {
     }
 
     /** As above, for the row {@code logits[offset, offset + vocab)}. */
-    int sample(float[] logits, int offset, int vocab, int[] history, int historyLength, RandomGenerator rng) {
+    public int sample(float[] logits, int offset, int vocab, int[] history, int historyLength, RandomGenerator rng) {
         load(logits, offset, vocab, history, historyLength);
         if (temperature == 0) return argmax(scores, vocab);
         Objects.requireNonNull(rng, "rng (needed when temperature > 0)");

@@ -14,14 +14,25 @@ public final class CachedAttention {
 
     public static void forward(float[] q, float[] keys, float[] values, float[] out, int n, int past,
                         int heads, int kvHeads, int headDim, float scale) {
+        forward(q, keys, values, out, 0, n, past, heads, kvHeads, headDim, scale);
+    }
+
+    /**
+     * As above for rows [row, row + n) of q and out (one sequence of a batch whose rows are laid end to end);
+     * the cache is that sequence's own.
+     */
+    public static void forward(float[] q, float[] keys, float[] values, float[] out, int row, int n, int past,
+                        int heads, int kvHeads, int headDim, float scale) {
         if (heads % kvHeads != 0) throw new IllegalArgumentException("heads " + heads + " not a multiple of kvHeads " + kvHeads);
         int total = past + n, ldq = heads * headDim, ldkv = kvHeads * headDim, group = heads / kvHeads;
-        if (q.length < n * ldq || out.length < n * ldq) throw new IllegalArgumentException("q/out hold fewer than " + n + " rows of " + ldq);
+        if (q.length < (row + n) * ldq || out.length < (row + n) * ldq) {
+            throw new IllegalArgumentException("q/out hold fewer than " + (row + n) + " rows of " + ldq);
+        }
         if (keys.length < total * ldkv || values.length < total * ldkv) {
             throw new IllegalArgumentException("cache holds fewer than " + total + " rows of " + ldkv);
         }
         Parallel.parallelFor(0, heads, h -> {
-            int qOff = h * headDim, kvOff = (h / group) * headDim;
+            int qOff = row * ldq + h * headDim, kvOff = (h / group) * headDim;
             float[] p = new float[n * total];
             Gemm.nt(n, total, headDim, q, qOff, ldq, keys, kvOff, ldkv, p, 0, total, false);
             for (int i = 0; i < n; i++) {

@@ -23,4 +23,21 @@ public interface CausalLanguageModel {
      * cache.length()); their keys and values are appended to the cache. Single sequence, no gradient.
      */
     float[] forwardCached(int[] tokens, KvCache cache);
+
+    /**
+     * Logits for several independent sequences in one pass (see {@link CachedBatch}): sequence i's
+     * {@code tokens[i]} follow what {@code caches[i]} holds and are appended to it. Rows of the result
+     * [Σ tokens[i].length, vocab] are in sequence order. This default runs the sequences one by one; decoders
+     * override it to apply each weight to all rows at once.
+     */
+    default float[] forwardCachedBatch(int[][] tokens, KvCache[] caches) {
+        CachedBatch layout = CachedBatch.of(tokens, caches);
+        int vocab = vocabSize();
+        float[] out = new float[layout.rows() * vocab];
+        for (int i = 0; i < tokens.length; i++) {
+            float[] logits = forwardCached(tokens[i], caches[i]);
+            System.arraycopy(logits, 0, out, layout.offsets()[i] * vocab, tokens[i].length * vocab);
+        }
+        return out;
+    }
 }

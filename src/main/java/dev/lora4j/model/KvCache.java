@@ -43,9 +43,14 @@ public final class KvCache {
 
     /** Copies {@code count} new rows of K and V for one layer at positions [length, length + count). */
     public void append(int layer, float[] k, float[] v, int count) {
+        append(layer, k, v, 0, count);
+    }
+
+    /** As {@link #append(int, float[], float[], int)}, reading k and v from row {@code fromRow} on (a batch's slice). */
+    public void append(int layer, float[] k, float[] v, int fromRow, int count) {
         ensureCapacity(layer, length + count);
-        System.arraycopy(k, 0, keys[layer], length * width, count * width);
-        System.arraycopy(v, 0, values[layer], length * width, count * width);
+        System.arraycopy(k, fromRow * width, keys[layer], length * width, count * width);
+        System.arraycopy(v, fromRow * width, values[layer], length * width, count * width);
     }
 
     /** Called once per forward after every layer appended: the new tokens become part of the cache. */

@@ -1,5 +1,12 @@
 package dev.lora4j.model;
 
+import dev.lora4j.io.hf.DownloadListener;
+import dev.lora4j.io.hf.HubClient;
+import dev.lora4j.model.bert.BertCheckpoint;
+import dev.lora4j.model.bert.BertModel;
+import dev.lora4j.nn.Module;
+import java.nio.file.Files;
+
 import dev.lora4j.io.hf.HfModelDirectory;
 import dev.lora4j.model.gpt2.Gpt2Config;
 import dev.lora4j.model.gpt2.Gpt2LMHeadModel;
@@ -18,6 +25,27 @@ public final class PretrainedModels {
     public static final List<String> CAUSAL_LM_TYPES = List.of("gpt2", "llama", "mistral", "qwen2");
 
     private PretrainedModels() {}
+
+    /**
+     * Any supported model by reference (built-in name, Hugging Face directory or Hub id), as a module tree to look
+     * at: a decoder with its LM head, or a BERT-family encoder (with its pooler when the checkpoint has one).
+     */
+    public static Module load(String ref) throws IOException {
+        Path dir = Path.of(ref);
+        if (!Files.isDirectory(dir)) {
+            try {
+                return bert(BertCheckpoint.builtin(ref));
+            } catch (IllegalArgumentException notBuiltin) {
+                dir = HubClient.resolve(ref, DownloadListener.NONE);
+            }
+        }
+        if (CAUSAL_LM_TYPES.contains(HfModelDirectory.open(dir).modelType())) return (Module) causalLm(dir);
+        return bert(BertCheckpoint.fromDirectory(dir));
+    }
+
+    private static Module bert(BertCheckpoint c) {
+        return new BertModel(c.config(), c.weights(), c.prefix(), c.hasPooler());
+    }
 
     /** A decoder with its LM head (GPT2LMHeadModel, LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM). */
     public static CausalLanguageModel causalLm(Path dir) throws IOException {

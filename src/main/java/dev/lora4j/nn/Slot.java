@@ -30,6 +30,8 @@ public final class Slot<T extends Module> {
     private static Class<?> kindOf(Module m) {
         if (m instanceof LinearLayer) return LinearLayer.class;
         if (m instanceof EmbeddingLayer) return EmbeddingLayer.class;
+        if (m instanceof dev.lora4j.nn.conv.ConvLayer) return dev.lora4j.nn.conv.ConvLayer.class;
+        if (m instanceof LstmLayer) return LstmLayer.class;
         return m.getClass();
     }
 }

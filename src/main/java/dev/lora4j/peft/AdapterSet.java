@@ -80,6 +80,25 @@ final class AdapterSet {
         }
     }
 
+    /**
+     * Merge for a layer with several weights (an LSTM's matrices): {@code add.accept(name, +1)} must add the
+     * adapter's delta to each of them.
+     */
+    void merge(List<String> names, java.util.function.ObjIntConsumer<String> add) {
+        for (String name : names) {
+            require(name);
+            if (merged.contains(name)) continue;
+            add.accept(name, 1);
+            merged.add(name);
+        }
+    }
+
+    /** Unmerge for a layer with several weights: {@code add.accept(name, −1)} subtracts the delta again. */
+    void unmerge(java.util.function.ObjIntConsumer<String> add) {
+        for (int i = merged.size() - 1; i >= 0; i--) add.accept(merged.get(i), -1);
+        merged.clear();
+    }
+
     /** weight −= delta for every merged adapter, newest first: W is back to the base up to float rounding. */
     void unmerge(float[] weight, Function<String, Tensor> delta) {
         for (int i = merged.size() - 1; i >= 0; i--) {

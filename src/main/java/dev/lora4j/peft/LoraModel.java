@@ -4,6 +4,8 @@ import dev.lora4j.autograd.Variable;
 import dev.lora4j.nn.Conv1D;
 import dev.lora4j.nn.Embedding;
 import dev.lora4j.nn.Linear;
+import dev.lora4j.nn.Lstm;
+import dev.lora4j.nn.conv.ConvLayer;
 import dev.lora4j.nn.Module;
 import dev.lora4j.tensor.Tensor;
 import java.util.ArrayList;
@@ -78,6 +80,16 @@ public final class LoraModel {
                     root.replace(path, w);
                     yield w;
                 }
+                case ConvLayer conv -> {
+                    LoraConv w = new LoraConv(conv, seed ^ path.hashCode());
+                    root.replace(path, w);
+                    yield w;
+                }
+                case Lstm lstm -> {
+                    LoraLstm w = new LoraLstm(lstm);
+                    root.replace(path, w);
+                    yield w;
+                }
                 default -> throw new IllegalStateException("unreachable: " + m.getClass());
             };
             layer.addAdapter(name, config, rnd.split());
@@ -95,7 +107,9 @@ public final class LoraModel {
             Module m = e.getValue();
             boolean linear = m instanceof Linear || m instanceof LoraLinear || m instanceof Conv1D || m instanceof LoraConv1D;
             boolean embedding = m instanceof Embedding || m instanceof LoraEmbedding;
-            if (!(linear || embedding) || insideLoraWrapper(path)) continue;
+            // Convolutions and LSTMs are targeted by name only; all-linear leaves them alone, as Peft's does.
+            boolean convOrRecurrent = m instanceof ConvLayer || m instanceof Lstm || m instanceof LoraLstm;
+            if (!(linear || embedding || convOrRecurrent) || insideLoraWrapper(path)) continue;
             candidates.add(path);
             // Modules trained in full (modules_to_save) are never also wrapped: their weights would train twice over.
             boolean selected = !inModulesToSave(path, config) && switch (config.targetModules()) {
@@ -106,7 +120,7 @@ public final class LoraModel {
         }
         if (out.isEmpty()) {
             throw new IllegalArgumentException("target_modules " + describe(config.targetModules())
-                + " matched no linear or embedding layer; the model has: " + abbreviate(candidates));
+                + " matched no linear, embedding, convolution or LSTM layer; the model has: " + abbreviate(candidates));
         }
         return out;
     }
@@ -121,7 +135,8 @@ public final class LoraModel {
         return false;
     }
 
-    private static boolean isOutputLayer(String path) {
+    /** Whether the module at {@code path} is the model's output layer, which all-linear leaves alone (as Peft does). */
+    public static boolean isOutputLayer(String path) {
         for (String n : OUTPUT_LAYER_NAMES) if (path.equals(n) || path.endsWith("." + n)) return true;
         return false;
     }

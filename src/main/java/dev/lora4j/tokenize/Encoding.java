@@ -5,9 +5,15 @@ import java.util.Arrays;
 /**
  * One tokenized sequence: token ids, attention mask (1 = real token, 0 = padding), token type ids (0 for the
  * first sentence, 1 for the second of a BERT pair) and the token strings. All four have the same length.
+ * {@code truncated} says the text was longer than the tokenizer's max length and lost its tail.
  * The arrays are shared, not copied: treat them as read-only.
  */
-public record Encoding(int[] ids, int[] attentionMask, int[] typeIds, String[] tokens) {
+public record Encoding(int[] ids, int[] attentionMask, int[] typeIds, String[] tokens, boolean truncated) {
+    /** An encoding that was not truncated. */
+    public Encoding(int[] ids, int[] attentionMask, int[] typeIds, String[] tokens) {
+        this(ids, attentionMask, typeIds, tokens, false);
+    }
+
     public Encoding {
         if (attentionMask.length != ids.length || typeIds.length != ids.length || tokens.length != ids.length) {
             throw new IllegalArgumentException("encoding arrays differ in length: ids " + ids.length + ", attentionMask "

@@ -273,7 +273,7 @@ public final class Tokenizer implements AutoCloseable {
     }
 
     private static Encoding convert(ai.djl.huggingface.tokenizers.Encoding e) {
-        return new Encoding(toInt(e.getIds()), toInt(e.getAttentionMask()), toInt(e.getTypeIds()), e.getTokens());
+        return new Encoding(toInt(e.getIds()), toInt(e.getAttentionMask()), toInt(e.getTypeIds()), e.getTokens(), e.exceedMaxLength());
     }
 
     private static int[] toInt(long[] a) {
@@ -302,7 +302,7 @@ public final class Tokenizer implements AutoCloseable {
         System.arraycopy(e.attentionMask(), 0, mask, at, n);
         System.arraycopy(e.typeIds(), 0, types, at, n);
         System.arraycopy(e.tokens(), 0, tokens, at, n);
-        return new Encoding(ids, mask, types, tokens);
+        return new Encoding(ids, mask, types, tokens, e.truncated());
     }
 
     /** Ids back to text; with {@code skipSpecialTokens} the special tokens (and padding) are left out. */

@@ -17,6 +17,7 @@ import dev.lora4j.tokenize.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 
 /**
  * LoRA fine-tuning of a decoder on text, prompt/completion or chat records (MLX-LM's `lora`, Peft + Trainer):
@@ -54,30 +55,45 @@ public final class CausalLmTraining {
         this.pack = pack;
     }
 
+    private int lastTruncated, truncatedTrain;
+
+    /** How many training records of the last run were longer than the max sequence length and were truncated. */
+    public int truncatedExamples() {
+        return truncatedTrain;
+    }
+
     public Result run(List<Record> train, List<Record> valid, LoraConfig lora, TrainingOptions options, Path outDir,
                       boolean progress, int saveEvery, boolean resume) throws IOException {
         List<CausalLmBatch> trainBatches = batches(train, options.batchSize(), options.seed(), true);
+        truncatedTrain = lastTruncated;
+        Truncation.report(truncatedTrain, train.size(), "training records", maxSeqLen);
         List<CausalLmBatch> validBatches = valid.isEmpty() ? List.of() : batches(valid, options.batchSize(), options.seed(), false);
         Module root = (Module) model;
-        root.train(false);
-        double before = meanLoss(validBatches);
         LoraModel peft = LoraModel.inject(root, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
         root.train(true);
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
-        TrainingOptions perBatch = new TrainingOptions(options.epochs(), 1, options.gradAccum(), options.lr(), options.weightDecay(),
-            options.warmup(), options.schedule(), options.maxGradNorm(), options.seed(), options.maxSteps());
-        TrainingHistory history = new Trainer(perBatch, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+        TrainingHistory history = new Trainer(options.withBatchSize(1), progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
+                root.train(false);
+                try {
+                    double loss = meanLoss(validBatches);
+                    return Map.of("eval_loss", loss, "eval_perplexity", Math.exp(loss));
+                } finally {
+                    root.train(true);
+                }
+            })
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();
                 var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
                 return new Trainer.LossFunction.Result(Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE), b.targetCount());
             });
         root.train(false);
-        double after = meanLoss(validBatches);
+        double before = history.firstEval().orElseThrow().metric("eval_loss");
+        double after = history.lastEval().orElseThrow().metric("eval_loss");
         PeftAdapterWriter.save(peft, "default", outDir, "CAUSAL_LM", baseModelName);
         Path png = outDir.resolve("loss.png");
-        LossCurve.writePng(history.losses(), "LoRA r=" + lora.r() + " on " + baseModelName, png);
+        LossCurve.writePng(history, "LoRA r=" + lora.r() + " on " + baseModelName, png);
         return new Result(before, after, params, history, outDir, png);
     }
 
@@ -87,8 +103,26 @@ public final class CausalLmTraining {
         try (CausalLmEncoder encoder = tokenizer.chatTemplate().isPresent()
                 ? new CausalLmEncoder(tokenizer, tokenizer.chatTemplate().get(), maxSeqLen, maskPrompt)
                 : new CausalLmEncoder(tokenizer, maxSeqLen, maskPrompt)) {
-            return Batcher.batches(encoder.encodeAll(records), batchSize, pad, pack, maxSeqLen, seed, shuffle);
+            var examples = encoder.encodeAll(records);
+            lastTruncated = encoder.truncatedCount();
+            return Batcher.batches(examples, batchSize, pad, pack, maxSeqLen, seed, shuffle);
         }
+    }
+
+    /** Mean next-token loss over the target tokens of some records, and how many there were. */
+    public record Evaluation(double loss, long tokens) {
+        public double perplexity() {
+            return Math.exp(loss);
+        }
+    }
+
+    /** The model as it is now (with any adapter loaded), measured on {@code records} in eval mode. */
+    public Evaluation evaluate(List<Record> records, int batchSize) {
+        Module root = (Module) model;
+        root.train(false);
+        List<CausalLmBatch> batches = batches(records, batchSize, 0, false);
+        long tokens = batches.stream().mapToLong(CausalLmBatch::targetCount).sum();
+        return new Evaluation(meanLoss(batches), tokens);
     }
 
     /** Mean next-token loss over all target tokens of the batches (NaN for none). */

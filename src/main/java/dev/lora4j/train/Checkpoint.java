@@ -25,8 +25,8 @@ final class Checkpoint {
     private static final String LATEST = "latest";
     private static final ObjectMapper JSON = new ObjectMapper();
 
-    /** Where the loop stood after {@code step} optimizer steps. */
-    record Progress(long step, List<Double> losses, long examples, long tokens) {}
+    /** Where the loop stood after {@code step} optimizer steps, with the history that led there. */
+    record Progress(long step, List<TrainingHistory.Step> steps, List<TrainingHistory.Eval> evals, long examples, long tokens) {}
 
     private Checkpoint() {}
 

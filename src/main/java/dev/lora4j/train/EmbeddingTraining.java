@@ -10,12 +10,13 @@ import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
 import dev.lora4j.peft.PeftAdapterWriter;
 import dev.lora4j.peft.TrainableParameters;
-import dev.lora4j.tokenize.Encoding;
+import dev.lora4j.train.SentenceEmbeddings.Retrieval;
 import dev.lora4j.tokenize.Tokenizer;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Contrastive LoRA fine-tuning of a sentence-embedding model on (anchor, positive[, negative]) pairs with
@@ -26,30 +27,50 @@ public final class EmbeddingTraining {
     /** sentence-transformers' default similarity scale for this loss. */
     static final float SCALE = 20f;
 
-    /** Retrieval quality over the eval pairs: each anchor ranks all positives by cosine similarity. */
-    public record Retrieval(double accuracyAt1, double mrr) {}
-
     public record Result(Retrieval before, Retrieval after, TrainableParameters parameters, TrainingHistory history,
                          Path adapterDir, Path lossCurve) {}
 
     private final BertCheckpoint checkpoint;
     private final Tokenizer tokenizer;
+    private final int maxSeqLen;
 
     public EmbeddingTraining(BertCheckpoint checkpoint, int maxSeqLen) {
         this.checkpoint = checkpoint;
-        this.tokenizer = checkpoint.tokenizer().withOptions(Tokenizer.Options.builder()
-            .padding(Tokenizer.Padding.LONGEST).truncation(true).maxLength(maxSeqLen).build());
+        this.tokenizer = SentenceEmbeddings.tokenizer(checkpoint, maxSeqLen);
+        this.maxSeqLen = maxSeqLen;
+    }
+
+    private int truncatedTrain;
+
+    /** How many training texts of the last run were longer than the max sequence length and were truncated. */
+    public int truncatedExamples() {
+        return truncatedTrain;
     }
 
     public Result run(List<Record.Pair> train, List<Record.Pair> eval, LoraConfig lora, TrainingOptions options, Path outDir,
                       boolean progress, int saveEvery, boolean resume) throws IOException {
+        List<String> texts = new ArrayList<>();
+        for (Record.Pair p : train) {
+            texts.add(p.anchor());
+            texts.add(p.positive());
+            if (p.negative() != null) texts.add(p.negative());
+        }
+        truncatedTrain = Truncation.count(tokenizer, texts);
+        Truncation.report(truncatedTrain, texts.size(), "training texts (anchors, positives, negatives)", maxSeqLen);
         BertModel model = new BertModel(checkpoint.config(), checkpoint.weights(), checkpoint.prefix(), false);
-        model.train(false);
-        Retrieval before = retrieval(model, eval);
         LoraModel peft = LoraModel.inject(model, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
         model.train(true);
         TrainingHistory history = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
+                model.train(false);
+                try {
+                    Retrieval r = new SentenceEmbeddings(model, tokenizer).retrieval(eval);
+                    return Map.of("eval_accuracy_at_1", r.accuracyAt1(), "eval_mrr", r.mrr());
+                } finally {
+                    model.train(true);
+                }
+            })
             .fit(train, peft.trainableVariables(), batch -> {
                 List<String> anchors = new ArrayList<>(), candidates = new ArrayList<>();
                 for (Record.Pair p : batch) {
@@ -64,48 +85,18 @@ public final class EmbeddingTraining {
                 return new Trainer.LossFunction.Result(Ops.crossEntropy(scores, targets, -100), anchors.size() + candidates.size());
             });
         model.train(false);
-        Retrieval after = retrieval(model, eval);
+        Retrieval before = asRetrieval(history.firstEval().orElseThrow()), after = asRetrieval(history.lastEval().orElseThrow());
         PeftAdapterWriter.save(peft, "default", outDir, "FEATURE_EXTRACTION", checkpoint.hubId());
         Path png = outDir.resolve("loss.png");
-        LossCurve.writePng(history.losses(), "LoRA r=" + lora.r() + " contrastive, " + checkpoint.name(), png);
+        LossCurve.writePng(history, "LoRA r=" + lora.r() + " contrastive, " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
 
+    private static Retrieval asRetrieval(TrainingHistory.Eval e) {
+        return new Retrieval(e.metric("eval_accuracy_at_1"), e.metric("eval_mrr"));
+    }
+
     private Variable embed(BertModel model, List<String> texts) {
-        List<Encoding> enc = tokenizer.encodeBatch(texts);
-        int b = enc.size(), seq = enc.get(0).length();
-        int[] ids = new int[b * seq], types = new int[b * seq], mask = new int[b * seq];
-        for (int j = 0; j < b; j++) {
-            System.arraycopy(enc.get(j).ids(), 0, ids, j * seq, seq);
-            System.arraycopy(enc.get(j).typeIds(), 0, types, j * seq, seq);
-            System.arraycopy(enc.get(j).attentionMask(), 0, mask, j * seq, seq);
-        }
-        return model.embed(new BertModel.Batch(ids, types, mask, b, seq));
-    }
-
-    /** Each anchor ranks every eval positive by cosine; accuracy@1 and mean reciprocal rank of its own. */
-    public Retrieval retrieval(BertModel model, List<Record.Pair> pairs) {
-        if (pairs.isEmpty()) return new Retrieval(Double.NaN, Double.NaN);
-        float[] a, p;
-        try (var s = Tape.noGrad()) {
-            a = embed(model, pairs.stream().map(Record.Pair::anchor).toList()).data();
-            p = embed(model, pairs.stream().map(Record.Pair::positive).toList()).data();
-        }
-        int n = pairs.size(), d = a.length / n, hits = 0;
-        double rr = 0;
-        for (int i = 0; i < n; i++) {
-            double own = dot(a, i, p, i, d);
-            int rank = 1;
-            for (int j = 0; j < n; j++) if (j != i && dot(a, i, p, j, d) > own) rank++;
-            if (rank == 1) hits++;
-            rr += 1.0 / rank;
-        }
-        return new Retrieval((double) hits / n, rr / n);
-    }
-
-    private static double dot(float[] a, int i, float[] b, int j, int d) {
-        double s = 0;
-        for (int k = 0; k < d; k++) s += a[i * d + k] * b[j * d + k];
-        return s;
+        return model.embed(SentenceEmbeddings.batch(tokenizer.encodeBatch(texts)));
     }
 }

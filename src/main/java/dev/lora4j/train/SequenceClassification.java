@@ -40,10 +40,12 @@ public final class SequenceClassification {
     private final BertCheckpoint checkpoint;
     private final int numLabels;
     private final Tokenizer tokenizer;
+    private final int maxSeqLen;
 
     public SequenceClassification(BertCheckpoint checkpoint, int numLabels, int maxSeqLen) {
         this.checkpoint = checkpoint;
         this.numLabels = numLabels;
+        this.maxSeqLen = maxSeqLen;
         this.tokenizer = checkpoint.tokenizer().withOptions(Tokenizer.Options.builder()
             .padding(Tokenizer.Padding.LONGEST).truncation(true).maxLength(maxSeqLen).build());
     }
@@ -104,6 +106,13 @@ public final class SequenceClassification {
      */
     public enum Method { LORA, FULL, HEAD }
 
+    private int truncatedTrain;
+
+    /** How many training texts of the last run were longer than the max sequence length and were truncated. */
+    public int truncatedExamples() {
+        return truncatedTrain;
+    }
+
     public Result run(List<LabelledText> train, List<LabelledText> test, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
         return run(train, test, Method.LORA, lora, options, outDir, progress);
@@ -116,15 +125,14 @@ public final class SequenceClassification {
     public Result run(List<LabelledText> train, List<LabelledText> test, Method method, LoraConfig lora, TrainingOptions options,
                       Path outDir, boolean progress) throws IOException {
         SplittableRandom rnd = new SplittableRandom(options.seed());
+        truncatedTrain = Truncation.count(tokenizer, train.stream().map(LabelledText::text).toList());
+        Truncation.report(truncatedTrain, train.size(), "training texts", maxSeqLen);
         // A checkpoint without a pooler (sentence-transformers exports) gets a new one, as transformers would,
         // and it then trains with the classifier (modules_to_save), or the frozen random pooler would block learning.
         Weights weights = checkpoint.weights().orElse(Weights.random(options.seed(), 0.02f));
         boolean newPooler = !checkpoint.hasPooler();
         BertForSequenceClassification model = new BertForSequenceClassification(checkpoint.config(), weights, checkpoint.prefix(),
             BertForSequenceClassification.newClassifier(checkpoint.config(), numLabels, rnd));
-        model.train(false);
-        double before = accuracy(model, test);
-
         List<String> save = new ArrayList<>(lora.modulesToSave());
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
@@ -144,14 +152,24 @@ public final class SequenceClassification {
 
         model.train(true);
         Tokenizer tok = tokenizer;
-        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume);
+        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+            .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
+                model.train(false);
+                try {
+                    Evaluation e = evaluate(model, test);
+                    return Map.of("eval_loss", e.loss(), "eval_accuracy", e.accuracy());
+                } finally {
+                    model.train(true);
+                }
+            });
         TrainingHistory history = trainer.fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
             return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));
         });
         model.train(false);
-        double after = accuracy(model, test);
+        double before = history.firstEval().orElseThrow().metric("eval_accuracy");
+        double after = history.lastEval().orElseThrow().metric("eval_accuracy");
 
         if (peft != null) {
             PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
@@ -164,7 +182,7 @@ public final class SequenceClassification {
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
         String title = method == Method.LORA ? "LoRA r=" + lora.r() : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
-        LossCurve.writePng(history.losses(), title + " on " + checkpoint.name(), png);
+        LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }
 
@@ -213,8 +231,29 @@ public final class SequenceClassification {
     }
 
 
+    /** Class probabilities (softmax over the logits) of each text, in order; what serving's /v1/classify answers. */
+    public float[][] probabilities(BertForSequenceClassification model, List<String> texts) {
+        float[][] out = new float[texts.size()][];
+        try (var s = Tape.noGrad()) {
+            for (int i = 0; i < texts.size(); i += 32) {
+                List<String> batch = texts.subList(i, Math.min(texts.size(), i + 32));
+                float[] l = model.forward(encodeTexts(tokenizer, batch)).data();
+                for (int b = 0; b < batch.size(); b++) {
+                    float[] p = new float[numLabels];
+                    dev.lora4j.kernel.Softmax.forward(java.util.Arrays.copyOfRange(l, b * numLabels, (b + 1) * numLabels), p, 1, numLabels);
+                    out[i + b] = p;
+                }
+            }
+        }
+        return out;
+    }
+
     static BertModel.Batch encode(Tokenizer tok, List<LabelledText> batch) {
-        List<Encoding> enc = tok.encodeBatch(batch.stream().map(LabelledText::text).toList());
+        return encodeTexts(tok, batch.stream().map(LabelledText::text).toList());
+    }
+
+    static BertModel.Batch encodeTexts(Tokenizer tok, List<String> texts) {
+        List<Encoding> enc = tok.encodeBatch(texts);
         int b = enc.size(), seq = enc.get(0).length();
         int[] ids = new int[b * seq], types = new int[b * seq], mask = new int[b * seq];
         for (int i = 0; i < b; i++) {

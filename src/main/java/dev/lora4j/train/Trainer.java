@@ -5,20 +5,22 @@ import dev.lora4j.autograd.Variable;
 import dev.lora4j.train.optim.AdamW;
 import dev.lora4j.train.optim.GradientClipping;
 import dev.lora4j.train.optim.LrSchedule;
+import dev.lora4j.train.optim.Optimizer;
+import dev.lora4j.train.optim.Sgd;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Random;
-import me.tongfei.progressbar.ProgressBar;
-import me.tongfei.progressbar.ProgressBarBuilder;
-import me.tongfei.progressbar.ProgressBarStyle;
 
 /**
  * The training loop, plain and visible: shuffle, micro-batches, backward (gradients accumulate), clip,
- * AdamW step under the LR schedule, zero. A progress bar shows loss, tokens/s and ETA.
+ * optimizer step under the LR schedule, zero. A progress bar shows loss, tokens/s and ETA; an optional evaluator
+ * runs before training, every {@code evalEvery} steps and at the end; metrics.jsonl and checkpoints are written
+ * along the way. A NaN or infinite loss stops the run before it reaches the weights.
  */
 public final class Trainer {
 
@@ -29,11 +31,30 @@ public final class Trainer {
         record Result(Variable loss, long tokens) {}
     }
 
+    /** Measures the model on held-out data; returns metrics by name (eval_loss, eval_accuracy, ...). */
+    public interface Evaluator {
+        Map<String, Double> evaluate() throws IOException;
+    }
+
     private final TrainingOptions options;
     private final boolean showProgress;
     private Path checkpointDir;
     private int saveEvery;
     private boolean resume;
+    private Evaluator evaluator;
+    private Path metricsFile;
+
+    /** Runs {@code evaluator} before training, every {@link TrainingOptions#evalEvery()} steps and at the end. */
+    public Trainer withEvaluator(Evaluator evaluator) {
+        this.evaluator = evaluator;
+        return this;
+    }
+
+    /** Writes every step and evaluation to this metrics.jsonl at each checkpoint and at the end ({@link MetricsLog}). */
+    public Trainer withMetricsLog(Path file) {
+        this.metricsFile = file;
+        return this;
+    }
 
     /**
      * Saves a checkpoint into {@code dir} every {@code saveEvery} optimizer steps; with {@code resume}, a run first
@@ -57,27 +78,32 @@ public final class Trainer {
         int microPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
         long totalSteps = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
         if (options.maxSteps() > 0) totalSteps = Math.min(totalSteps, options.maxSteps());
-        AdamW optimizer = new AdamW(trainable, options.lr(), options.weightDecay());
+        Optimizer optimizer = switch (options.optimizer()) {
+            case "sgd" -> new Sgd(trainable, options.lr(), 0, options.weightDecay(), false);
+            default -> new AdamW(trainable, options.lr(), options.weightDecay());
+        };
         LrSchedule schedule = LrSchedule.parse(options.schedule(), LrSchedule.warmupSteps(options.warmup(), totalSteps), totalSteps);
         TrainingHistory history = new TrainingHistory();
         Random shuffle = new Random(options.seed());
-        long start = System.nanoTime(), seenExamples = 0, seenTokens = 0, step = 0;
+        evalNanos = 0;
+        long start = System.nanoTime(), seenExamples = 0, seenTokens = 0, step = 0, lastCheckpoint = -1;
         // Counts restored from a checkpoint carry on into the next checkpoint; the history's rate covers this run only.
         long restoredExamples = 0, restoredTokens = 0;
         if (resume && checkpointDir != null) {
             var restored = Checkpoint.restore(checkpointDir, trainable, optimizer);
             if (restored.isPresent()) {
-                step = restored.get().step();
-                restored.get().losses().forEach(history::add);
+                step = lastCheckpoint = restored.get().step();
+                restored.get().steps().forEach(history::add);
+                restored.get().evals().forEach(history::add);
                 seenExamples = restoredExamples = restored.get().examples();
                 seenTokens = restoredTokens = restored.get().tokens();
             }
         }
+        if (evaluator != null && step == 0) history.add(evaluate(0));
         long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
         long resumeStep = step;
-        try (ProgressBar bar = progressBar(totalSteps)) {
-            if (bar != null) bar.stepTo(step);
-            for (int epoch = 0; epoch < options.epochs(); epoch++) {
+        try (TrainingProgress progress = TrainingProgress.create(showProgress, step, totalSteps)) {
+            for (int epoch = 0; epoch < options.epochs() && step < totalSteps; epoch++) {
                 List<T> order = new ArrayList<>(examples);
                 // Every epoch's shuffle is drawn, also those a resumed run skips, so the order is the same.
                 Collections.shuffle(order, shuffle);
@@ -88,49 +114,72 @@ public final class Trainer {
                 for (int b = firstMicro; b < microPerEpoch; b++) {
                     List<T> batch = order.subList(b * options.batchSize(), Math.min(order.size(), (b + 1) * options.batchSize()));
                     LossFunction.Result r;
+                    float loss;
                     // Activations and their gradients come from arrays the previous micro-batch gave back, so the
-                    // steady state makes almost no garbage; nothing computed inside is read after the scope.
+                    // steady state makes almost no garbage; nothing computed inside is read after backward.
                     try (var reuse = Tape.current().reuseBuffers()) {
                         r = lossFn.loss(batch);
-                        stepLoss += r.loss().data()[0];
+                        loss = r.loss().data()[0];
+                        if (!Float.isFinite(loss)) throw diverged(loss, step + 1, epoch, b, lastCheckpoint);
                         // Each micro-batch's mean loss counts 1/gradAccum, so the step sees the mean over the step.
                         Tape.current().backward(r.loss(), 1f / options.gradAccum());
                     }
+                    stepLoss += loss;
                     inStep++;
                     seenExamples += batch.size();
                     seenTokens += r.tokens();
                     if (inStep == options.gradAccum() || b == microPerEpoch - 1) {
-                        optimizer.setLearningRate(options.lr() * schedule.factor(step));
+                        double lr = options.lr() * schedule.factor(step);
+                        optimizer.setLearningRate(lr);
                         if (options.maxGradNorm() > 0) GradientClipping.clipGlobalNorm(trainable, options.maxGradNorm());
                         optimizer.step();
                         optimizer.zeroGrad();
-                        history.add(stepLoss / inStep);
                         step++;
-                        if (checkpointDir != null && saveEvery > 0 && (step % saveEvery == 0 || step == totalSteps)) {
+                        history.add(new TrainingHistory.Step(step, stepLoss / inStep, lr, seenTokens));
+                        boolean last = step == totalSteps;
+                        if (evaluator != null && (last || options.evalEvery() > 0 && step % options.evalEvery() == 0)) {
+                            history.add(evaluate(step));
+                        }
+                        if (checkpointDir != null && saveEvery > 0 && (step % saveEvery == 0 || last)) {
                             Checkpoint.save(checkpointDir, trainable, optimizer,
-                                new Checkpoint.Progress(step, history.losses(), seenExamples, seenTokens));
+                                new Checkpoint.Progress(step, history.steps(), history.evals(), seenExamples, seenTokens));
+                            lastCheckpoint = step;
+                            if (metricsFile != null) MetricsLog.write(metricsFile, history);
                         }
-                        if (bar != null) {
-                            double secs = (System.nanoTime() - start) / 1e9;
-                            bar.step();
-                            bar.setExtraMessage(String.format(Locale.ROOT, " loss %.4f  %.0f tok/s", stepLoss / inStep, (seenTokens - restoredTokens) / secs));
-                        }
+                        double secs = (System.nanoTime() - start - evalNanos) / 1e9;
+                        progress.update(step, stepLoss / inStep, lr, (seenTokens - restoredTokens) / secs);
                         stepLoss = 0;
                         inStep = 0;
                         if (step >= totalSteps) break;
                     }
                 }
-                if (step >= totalSteps) break;
             }
         }
         Tape.current().dropBuffers();
-        history.finish((System.nanoTime() - start) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);
+        history.finish((System.nanoTime() - start - evalNanos) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);
+        if (metricsFile != null) MetricsLog.write(metricsFile, history);
         return history;
     }
 
-    private ProgressBar progressBar(long total) {
-        if (!showProgress) return null;
-        return new ProgressBarBuilder().setTaskName("train").setInitialMax(total).setStyle(ProgressBarStyle.ASCII)
-            .setUnit(" steps", 1).showSpeed().setMaxRenderedLength(110).continuousUpdate().build();
+    /** Time spent evaluating, kept out of the training time and tokens/s. */
+    private long evalNanos;
+
+    private TrainingHistory.Eval evaluate(long step) throws IOException {
+        long t0 = System.nanoTime();
+        try {
+            return new TrainingHistory.Eval(step, evaluator.evaluate());
+        } finally {
+            evalNanos += System.nanoTime() - t0;
+        }
     }
+
+    private TrainingDivergedException diverged(float loss, long step, int epoch, int micro, long lastCheckpoint) {
+        String kept = checkpointDir == null || saveEvery == 0 ? "no checkpoint was being saved (--save-every 0)"
+            : lastCheckpoint < 0 ? "no checkpoint had been saved yet"
+            : "the last good checkpoint is step " + lastCheckpoint + " in " + checkpointDir + " (continue with --resume)";
+        return new TrainingDivergedException(String.format(Locale.ROOT,
+            "the loss became %s at step %d (epoch %d, micro-batch %d); training stopped before updating the weights; %s."
+                + " A lower --lr, --max-grad-norm 1 or a longer --warmup usually helps", loss, step, epoch + 1, micro + 1, kept), step);
+    }
+
 }

@@ -1,6 +1,7 @@
 package dev.lora4j.data;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -65,6 +66,8 @@ class CausalLmEncoderTest {
             assertArrayEquals(new int[] {1, 16, 19}, e.inputIds());
             assertArrayEquals(new int[] {X, X, 19}, e.labels());
             assertArrayEquals(new int[] {1, 16, 19}, enc.encode(new Record.Text("lower newest lower")).inputIds());
+            enc.encode(new Record.Text("lo"));
+            assertEquals(2, enc.truncatedCount(), "two of the three examples were cut; none silently");
         }
     }
 

@@ -4,6 +4,7 @@ import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Tape;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.model.CausalLanguageModel;
+import dev.lora4j.model.CachedBatch;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;
 import dev.lora4j.nn.Linear;
@@ -76,6 +77,13 @@ public final class Gpt2LMHeadModel extends Module implements CausalLanguageModel
         if (tokens.length == 0) return new float[0];
         try (var _ = Tape.noGrad()) {
             return lmHead.get().forward(transformer.get().forwardCached(tokens, cache)).data();
+        }
+    }
+
+    @Override
+    public float[] forwardCachedBatch(int[][] tokens, KvCache[] caches) {
+        try (var _ = Tape.noGrad()) {
+            return lmHead.get().forward(transformer.get().forwardCached(CachedBatch.of(tokens, caches))).data();
         }
     }
 

@@ -4,6 +4,7 @@ import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.kernel.Attention;
 import dev.lora4j.kernel.CachedAttention;
+import dev.lora4j.model.CachedBatch;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;
 import dev.lora4j.nn.Conv1D;
@@ -76,19 +77,26 @@ public final class Gpt2Model extends Module {
      * layer appends its new keys and values; the cache advances by tokens.length at the end. No gradient.
      */
     public Variable forwardCached(int[] tokens, KvCache cache) {
-        int n = tokens.length, past = cache.length();
-        if (cache.layers() != config.nLayer() || cache.width() != config.nEmbd()) {
-            throw new IllegalArgumentException("KV cache of " + cache.layers() + " layers x " + cache.width() + " does not fit GPT-2 with "
-                + config.nLayer() + " layers x " + config.nEmbd());
+        return forwardCached(CachedBatch.of(new int[][] {tokens}, new KvCache[] {cache}));
+    }
+
+    /**
+     * The last hidden state of every row of a {@link CachedBatch}: the projections run once over all rows,
+     * attention per sequence over its own cache; every cache advances at the end. No gradient.
+     */
+    public Variable forwardCached(CachedBatch batch) {
+        for (KvCache cache : batch.caches()) {
+            if (cache.layers() != config.nLayer() || cache.width() != config.nEmbd()) {
+                throw new IllegalArgumentException("KV cache of " + cache.layers() + " layers x " + cache.width() + " does not fit GPT-2 with "
+                    + config.nLayer() + " layers x " + config.nEmbd());
+            }
         }
-        if (past + n > config.nPositions()) {
-            throw new IllegalArgumentException("position " + (past + n - 1) + " is past n_positions " + config.nPositions());
+        if (batch.maxLength() > config.nPositions()) {
+            throw new IllegalArgumentException("position " + (batch.maxLength() - 1) + " is past n_positions " + config.nPositions());
         }
-        int[] positions = new int[n];
-        for (int i = 0; i < n; i++) positions[i] = past + i;
-        Variable x = Ops.add(wte.get().forward(checkIds(tokens)), wpe.get().forward(positions));
-        for (int i = 0; i < h.get().size(); i++) x = h.get().get(i).forwardCached(x, cache, i);
-        cache.advance(n);
+        Variable x = Ops.add(wte.get().forward(checkIds(batch.ids())), wpe.get().forward(batch.positions()));
+        for (int i = 0; i < h.get().size(); i++) x = h.get().get(i).forwardCached(x, batch, i);
+        batch.advanceCaches();
         return lnF.get().forward(x);
     }
 
@@ -141,8 +149,8 @@ public final class Gpt2Model extends Module {
             return Ops.add(x, mlp.get().forward(ln2.get().forward(x)));
         }
 
-        Variable forwardCached(Variable x, KvCache cache, int layer) {
-            x = Ops.add(x, attn.get().forwardCached(ln1.get().forward(x), cache, layer));
+        Variable forwardCached(Variable x, CachedBatch batch, int layer) {
+            x = Ops.add(x, attn.get().forwardCached(ln1.get().forward(x), batch, layer));
             return Ops.add(x, mlp.get().forward(ln2.get().forward(x)));
         }
     }
@@ -171,14 +179,19 @@ public final class Gpt2Model extends Module {
             return cProj.get().forward(ctx);
         }
 
-        Variable forwardCached(Variable x, KvCache cache, int layer) {
-            int e = c.nEmbd(), n = x.shape().rows(), past = cache.length();
+        Variable forwardCached(Variable x, CachedBatch batch, int layer) {
+            int e = c.nEmbd(), rows = batch.rows();
             Variable qkv = cAttn.get().forward(x);
             Variable q = Ops.columns(qkv, 0, e), k = Ops.columns(qkv, e, 2 * e), v = Ops.columns(qkv, 2 * e, 3 * e);
-            cache.append(layer, k.data(), v.data(), n);
-            float[] ctx = new float[n * e];
-            CachedAttention.forward(q.data(), cache.keys(layer), cache.values(layer), ctx, n, past, c.nHead(), c.nHead(), c.headDim(), scale);
-            return cProj.get().forward(Variable.constant(Tensor.of(ctx, n, e)));
+            float[] ctx = new float[rows * e];
+            for (int s = 0; s < batch.sequences(); s++) {
+                KvCache cache = batch.caches()[s];
+                int row = batch.offsets()[s], n = batch.length(s);
+                cache.append(layer, k.data(), v.data(), row, n);
+                CachedAttention.forward(q.data(), cache.keys(layer), cache.values(layer), ctx, row, n, cache.length(), c.nHead(), c.nHead(),
+                    c.headDim(), scale);
+            }
+            return cProj.get().forward(Variable.constant(Tensor.of(ctx, rows, e)));
         }
     }
 

@@ -3,6 +3,7 @@ package dev.lora4j.model.llama;
 import dev.lora4j.autograd.Tape;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.model.CausalLanguageModel;
+import dev.lora4j.model.CachedBatch;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;
 import dev.lora4j.nn.Linear;
@@ -88,6 +89,13 @@ public final class LlamaForCausalLM extends Module implements CausalLanguageMode
     public float[] forwardCached(int[] tokens, KvCache cache) {
         try (var _ = Tape.noGrad()) {
             return lmHead.get().forward(model.get().forwardCached(tokens, cache)).data();
+        }
+    }
+
+    @Override
+    public float[] forwardCachedBatch(int[][] tokens, KvCache[] caches) {
+        try (var _ = Tape.noGrad()) {
+            return lmHead.get().forward(model.get().forwardCached(CachedBatch.of(tokens, caches))).data();
         }
     }
 }

@@ -6,6 +6,7 @@ import dev.lora4j.autograd.Variable;
 import dev.lora4j.kernel.Attention;
 import dev.lora4j.kernel.CachedAttention;
 import dev.lora4j.kernel.Rope;
+import dev.lora4j.model.CachedBatch;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;
 import dev.lora4j.nn.Embedding;
@@ -108,21 +109,28 @@ public final class LlamaModel extends Module {
      * keys and values to {@code cache} and advancing it. No gradient is recorded.
      */
     public Variable forwardCached(int[] tokens, KvCache cache) {
-        if (cache.layers() != config.numHiddenLayers() || cache.width() != config.kvWidth()) {
-            throw new IllegalArgumentException("cache of " + cache.layers() + " layers x width " + cache.width() + " does not fit this model ("
-                + config.numHiddenLayers() + " layers x " + config.kvWidth() + ")");
-        }
         if (tokens.length == 0) throw new IllegalArgumentException("forwardCached needs at least one token");
-        int start = cache.length();
-        int end = start + tokens.length;
+        return forwardCached(CachedBatch.of(new int[][] {tokens}, new KvCache[] {cache}));
+    }
+
+    /**
+     * The last hidden state of every row of a {@link CachedBatch}: each weight is applied to all rows of all
+     * sequences at once, attention runs per sequence over its own cache, and every cache advances. No gradient.
+     */
+    public Variable forwardCached(CachedBatch batch) {
+        for (KvCache cache : batch.caches()) {
+            if (cache.layers() != config.numHiddenLayers() || cache.width() != config.kvWidth()) {
+                throw new IllegalArgumentException("cache of " + cache.layers() + " layers x width " + cache.width() + " does not fit this model ("
+                    + config.numHiddenLayers() + " layers x " + config.kvWidth() + ")");
+            }
+        }
+        int end = batch.maxLength();
         checkWindow(end);
-        int[] positions = new int[tokens.length];
-        for (int i = 0; i < positions.length; i++) positions[i] = start + i;
         Rope.Table table = ropeTable(end);
         try (var _ = Tape.noGrad()) {
-            Variable x = embedTokens.get().forward(tokens);
-            for (int i = 0; i < layers.get().size(); i++) x = layers.get().get(i).forwardCached(x, positions, table, cache, i);
-            cache.advance(tokens.length);
+            Variable x = embedTokens.get().forward(batch.ids());
+            for (int i = 0; i < layers.get().size(); i++) x = layers.get().get(i).forwardCached(x, table, batch, i);
+            batch.advanceCaches();
             return norm.get().forward(x);
         }
     }
@@ -185,8 +193,8 @@ public final class LlamaModel extends Module {
             return Ops.add(h, mlp.get().forward(postAttentionLayernorm.get().forward(h)));
         }
 
-        Variable forwardCached(Variable x, int[] positions, Rope.Table table, KvCache cache, int layer) {
-            Variable h = Ops.add(x, selfAttn.get().forwardCached(inputLayernorm.get().forward(x), positions, table, cache, layer));
+        Variable forwardCached(Variable x, Rope.Table table, CachedBatch batch, int layer) {
+            Variable h = Ops.add(x, selfAttn.get().forwardCached(inputLayernorm.get().forward(x), table, batch, layer));
             return Ops.add(h, mlp.get().forward(postAttentionLayernorm.get().forward(h)));
         }
     }
@@ -216,17 +224,23 @@ public final class LlamaModel extends Module {
             return oProj.get().forward(Ops.attention(q, k, v, shape, true, keyValid, scale));
         }
 
-        /** Appends this layer's rotated keys and values for the new tokens, then attends over the whole cache. */
-        Variable forwardCached(Variable x, int[] positions, Rope.Table table, KvCache cache, int layer) {
+        /**
+         * Appends this layer's rotated keys and values for the new tokens of each sequence to its cache, then
+         * attends over that cache; the projections run once over all rows.
+         */
+        Variable forwardCached(Variable x, Rope.Table table, CachedBatch batch, int layer) {
             int hd = c.headDim();
-            Variable q = Ops.rope(qProj.get().forward(x), c.numAttentionHeads(), hd, positions, table);
-            Variable k = Ops.rope(kProj.get().forward(x), c.numKeyValueHeads(), hd, positions, table);
+            Variable q = Ops.rope(qProj.get().forward(x), c.numAttentionHeads(), hd, batch.positions(), table);
+            Variable k = Ops.rope(kProj.get().forward(x), c.numKeyValueHeads(), hd, batch.positions(), table);
             Variable v = vProj.get().forward(x);
-            int tokens = positions.length;
-            cache.append(layer, k.data(), v.data(), tokens);
-            Variable ctx = new Variable(Tensor.zeros(tokens, c.numAttentionHeads() * hd), false);
-            CachedAttention.forward(q.data(), cache.keys(layer), cache.values(layer), ctx.data(), tokens, cache.length(),
-                c.numAttentionHeads(), c.numKeyValueHeads(), hd, scale);
+            Variable ctx = new Variable(Tensor.zeros(batch.rows(), c.numAttentionHeads() * hd), false);
+            for (int s = 0; s < batch.sequences(); s++) {
+                KvCache cache = batch.caches()[s];
+                int row = batch.offsets()[s], n = batch.length(s);
+                cache.append(layer, k.data(), v.data(), row, n);
+                CachedAttention.forward(q.data(), cache.keys(layer), cache.values(layer), ctx.data(), row, n, cache.length(),
+                    c.numAttentionHeads(), c.numKeyValueHeads(), hd, scale);
+            }
             return oProj.get().forward(ctx);
         }
     }
