@@ -1,7 +1,6 @@
 package dev.lora4j.kernel;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -55,15 +54,11 @@ final class SkinnyGemm {
             for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) c[cOff + i * ldc + j] += ct[j * m + i];
             return true;
         }
-        if (m <= MAX_SMALL && n > MAX_SMALL && k > MAX_SMALL) {
-            // outer reads op(A)(i, p) as A[p, i] ("transposed"): an untransposed A is copied into that layout (M x K, small).
-            if (transA) {
-                outer(m, n, k, a, aOff, lda, transB, b, bOff, ldb, c, cOff, ldc, serial);
-            } else {
-                float[] at = new float[k * m];
-                for (int i = 0; i < m; i++) for (int p = 0; p < k; p++) at[p * m + i] = a[aOff + i * lda + p];
-                outer(m, n, k, at, 0, m, transB, b, bOff, ldb, c, cOff, ldc, serial);
-            }
+        // Small M only with A transposed (dA = dhᵀ·x): a forward over a few rows (decode, a short sentence) stays on
+        // the packed engine, which is also what a weight read in place from a checkpoint takes, so that heap and
+        // mapped weights give bit-identical outputs.
+        if (m <= MAX_SMALL && n > MAX_SMALL && k > MAX_SMALL && transA) {
+            outer(m, n, k, a, aOff, lda, transB, b, bOff, ldb, c, cOff, ldc, serial);
             return true;
         }
         return false;
@@ -155,8 +150,10 @@ final class SkinnyGemm {
                         s2 = x.fma(FloatVector.fromArray(S, cols, b2 + p), s2);
                         s3 = x.fma(FloatVector.fromArray(S, cols, b3 + p), s3);
                     }
-                    float r0 = s0.reduceLanes(VectorOperators.ADD), r1 = s1.reduceLanes(VectorOperators.ADD);
-                    float r2 = s2.reduceLanes(VectorOperators.ADD), r3 = s3.reduceLanes(VectorOperators.ADD);
+                    // Lanes summed in a fixed order: reduceLanes' order differs between JIT tiers, and a resumed
+                    // run must compute the same bits as an uninterrupted one.
+                    float r0 = VectorMath.sumLanes(s0), r1 = VectorMath.sumLanes(s1);
+                    float r2 = VectorMath.sumLanes(s2), r3 = VectorMath.sumLanes(s3);
                     for (; p < k; p++) {
                         float x = a[ai + p];
                         r0 += x * cols[b0 + p];
