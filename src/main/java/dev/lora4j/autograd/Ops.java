@@ -297,6 +297,72 @@ public final class Ops {
         return y;
     }
 
+    /**
+     * x ⊙ s with s [rows] (or [rows, 1]) broadcast along each row of x [rows, cols]: AdaLoRA's A∘E, every right
+     * singular vector scaled by its singular value. Backward: dx = dy·s per row; ds_i = Σ_j dy_ij·x_ij.
+     */
+    public static Variable scaleRows(Variable x, Variable s) {
+        int rows = x.shape().rows(), cols = x.shape().cols();
+        if (s.size() != rows) throw new IllegalArgumentException("scaleRows: " + s.shape() + " scales for " + rows + " rows of " + x.shape());
+        Variable y = output(x.shape(), needsGrad(x, s));
+        float[] xd = x.data(), sd = s.data(), yd = y.data();
+        for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) yd[r * cols + c] = xd[r * cols + c] * sd[r];
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null) return;
+                if (x.requiresGrad()) {
+                    float[] dx = x.gradForAccumulation();
+                    for (int r = 0; r < rows; r++) VectorMath.axpy(sd[r], dy, r * cols, dx, r * cols, cols);
+                }
+                if (s.requiresGrad()) {
+                    float[] ds = s.gradForAccumulation();
+                    for (int r = 0; r < rows; r++) {
+                        double acc = 0;
+                        for (int c = 0; c < cols; c++) acc += (double) dy[r * cols + c] * xd[r * cols + c];
+                        ds[r] += (float) acc;
+                    }
+                }
+            });
+        }
+        return y;
+    }
+
+    /**
+     * ||G − I||_F for the Gram matrix of P [m, n]: G = P·Pᵀ over its rows ({@code rows}) or Pᵀ·P over its columns.
+     * AdaLoRA's orthogonality regulariser keeps A's rows and B's columns orthonormal. With M = G − I (symmetric)
+     * and f the norm, backward is dP = (2/f)·M·P (rows) or (2/f)·P·M (columns); at f = 0 the norm has no
+     * gradient and none is added.
+     */
+    public static Variable gramDeviation(Variable p, boolean rows) {
+        int m = p.shape().rows(), n = p.shape().cols();
+        int k = rows ? m : n;
+        float[] pd = p.data();
+        float[] g = new float[k * k];
+        if (rows) Gemm.nt(m, m, n, pd, pd, g, false);
+        else Gemm.tn(n, n, m, pd, pd, g, false);
+        double sq = 0;
+        for (int i = 0; i < k; i++) {
+            g[i * k + i] -= 1f;
+            for (int j = 0; j < k; j++) sq += (double) g[i * k + j] * g[i * k + j];
+        }
+        double f = Math.sqrt(sq);
+        Variable y = output(Shape.of(), needsGrad(p));
+        y.data()[0] = (float) f;
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                float[] dy = y.grad();
+                if (dy == null || f == 0) return;
+                float c = (float) (2 * dy[0] / f);
+                float[] mp = new float[m * n];
+                if (rows) Gemm.nn(m, n, m, g, pd, mp, false);
+                else Gemm.nn(m, n, n, pd, g, mp, false);
+                VectorMath.axpy(c, mp, 0, p.gradForAccumulation(), 0, m * n);
+            });
+        }
+        return y;
+    }
+
     /** Exact GELU, 0.5·x·(1 + erf(x/√2)) (BERT's "gelu"). */
     public static Variable gelu(Variable x) {
         return unary(x, Activations::gelu, Activations::geluBackward);
@@ -542,6 +608,61 @@ public final class Ops {
             });
         }
         return loss;
+    }
+
+    /**
+     * Knowledge distillation's soft-target loss (Hinton et al. 2015): over the rows whose target is not
+     * {@code ignoreIndex}, the mean of T²·KL(p_t ‖ p_s) with p_t = softmax(teacher/T), p_s = softmax(student/T),
+     * i.e. T²·Σ_v p_t(v)·(log p_t(v) − log p_s(v)). The T² keeps its gradient on the scale of the hard loss's as T
+     * changes. Backward: d student = T·(p_s − p_t) / rows counted. The teacher's logits are constants.
+     */
+    public static Variable distillationKl(Variable student, float[] teacher, float temperature, int[] targets, int ignoreIndex) {
+        int rows = student.shape().rows(), vocab = student.shape().cols();
+        if (teacher.length != student.size()) {
+            throw new IllegalArgumentException("distillationKl: teacher logits have " + teacher.length + " values, student " + student.shape()
+                + " (teacher and student must share the vocabulary)");
+        }
+        if (targets.length != rows) throw new IllegalArgumentException("distillationKl: " + targets.length + " targets for " + rows + " rows");
+        if (!(temperature > 0)) throw new IllegalArgumentException("distillationKl: temperature must be positive, got " + temperature);
+        int counted = 0;
+        for (int t : targets) if (t != ignoreIndex) counted++;
+        boolean grad = needsGrad(student);
+        float[] d = grad ? new float[student.size()] : null;
+        double total = 0, invT = 1.0 / temperature;
+        double[] ps = new double[vocab], pt = new double[vocab];
+        float[] sd = student.data();
+        for (int r = 0; r < rows; r++) {
+            if (targets[r] == ignoreIndex) continue;
+            int o = r * vocab;
+            double lzs = logSumExp(sd, o, vocab, invT, ps), lzt = logSumExp(teacher, o, vocab, invT, pt);
+            double kl = 0;
+            for (int v = 0; v < vocab; v++) {
+                double logPt = teacher[o + v] * invT - lzt, logPs = sd[o + v] * invT - lzs;
+                double p = Math.exp(logPt);
+                kl += p * (logPt - logPs);
+                pt[v] = p;
+                ps[v] = Math.exp(logPs);
+            }
+            total += kl;
+            if (grad) for (int v = 0; v < vocab; v++) d[o + v] = (float) (temperature * (ps[v] - pt[v]) / counted);
+        }
+        Variable loss = output(Shape.of(), grad);
+        loss.data()[0] = (float) (counted == 0 ? 0 : temperature * temperature * total / counted);
+        if (grad && counted > 0) {
+            Tape.current().record(loss, () -> {
+                if (loss.grad() != null) VectorMath.axpy(loss.grad()[0], d, 0, student.gradForAccumulation(), 0, d.length);
+            });
+        }
+        return loss;
+    }
+
+    /** log Σ exp(x·s) over x[o, o+n), stably (the max subtracted first). */
+    private static double logSumExp(float[] x, int o, int n, double s, double[] scratch) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int v = 0; v < n; v++) max = Math.max(max, x[o + v] * s);
+        double sum = 0;
+        for (int v = 0; v < n; v++) sum += Math.exp(x[o + v] * s - max);
+        return max + Math.log(sum);
     }
 
     /** Mean squared error between x and a constant target of the same size. */

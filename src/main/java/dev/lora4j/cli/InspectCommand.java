@@ -41,8 +41,11 @@ final class InspectCommand implements Callable<Integer> {
     private void printAdapter(Path dir) throws Exception {
         AdapterSummary s = AdapterSummary.read(dir);
         var c = s.config();
-        System.out.printf(Locale.ROOT, "adapter %s: %s r=%s alpha=%s dropout=%s targets=%s task=%s base=%s%n", dir,
-            c.path("peft_type").asText(), c.path("r").asText(), c.path("lora_alpha").asText(), c.path("lora_dropout").asText(),
+        // AdaLoRA ignores r: its ranks are init_r at the start and, per module, what the budget left (the table).
+        String rank = "ADALORA".equals(c.path("peft_type").asText())
+            ? "init_r=" + c.path("init_r").asText() + " target_r=" + c.path("target_r").asText() : "r=" + c.path("r").asText();
+        System.out.printf(Locale.ROOT, "adapter %s: %s %s alpha=%s dropout=%s targets=%s task=%s base=%s%n", dir,
+            c.path("peft_type").asText(), rank, c.path("lora_alpha").asText(), c.path("lora_dropout").asText(),
             c.path("target_modules"), c.path("task_type").asText(), c.path("base_model_name_or_path").asText());
         int width = s.modules().stream().mapToInt(m -> m.path().length()).max().orElse(10);
         System.out.printf(Locale.ROOT, "%-" + width + "s  %-13s %4s %12s  %s%n", "module", "kind", "rank", "parameters", "shapes");

@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "lora4j", mixinStandardHelpOptions = true, versionProvider = Lora4j.Version.class,
     description = "LoRA fine-tuning for the JVM, in pure Java.",
     subcommands = {TrainCommand.class, EvalCommand.class, EmbedCommand.class, GenerateCommand.class, MergeCommand.class,
-        InspectCommand.class, ServeCommand.class, BenchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
+        CompressCommand.class, InspectCommand.class, ServeCommand.class, BenchCommand.class, DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Lora4j implements Runnable {
 
     public static void main(String[] args) {

@@ -1,40 +1,96 @@
 package dev.lora4j.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.lora4j.io.hf.DownloadListener;
 import dev.lora4j.io.hf.HfModelDirectory;
 import dev.lora4j.io.hf.HubClient;
 import dev.lora4j.model.PretrainedModels;
 import dev.lora4j.nn.Module;
+import dev.lora4j.peft.AdapterArithmetic;
+import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
 import dev.lora4j.peft.MergedModelWriter;
 import dev.lora4j.peft.PeftAdapterReader;
+import dev.lora4j.peft.PeftAdapterWriter;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** `lora4j merge`: a decoder with one adapter merged in, written as a Hugging Face directory. */
+/**
+ * `lora4j merge`: one adapter, or several combined with weights (Peft's add_weighted_adapter), merged into the
+ * base decoder and written as a Hugging Face directory, or saved as a new adapter with --as-adapter.
+ */
 @Command(name = "merge", mixinStandardHelpOptions = true,
-    description = {"Merge a LoRA adapter into its base model and write a Hugging Face directory transformers can load.",
-        "Example: lora4j merge --model path/to/base --adapter runs/my-adapter --out merged/"})
+    description = {"Merge LoRA adapters into their base model and write a Hugging Face directory transformers can load,",
+        "or combine several adapters into a new one (--as-adapter), with Peft's add_weighted_adapter meaning.",
+        "Example: lora4j merge --model path/to/base --adapter runs/my-adapter --out merged/",
+        "Example: lora4j merge --model base --adapter runs/a --adapter runs/b --weights 0.7,0.3 --combination svd --rank 8 --as-adapter --out runs/ab"})
 final class MergeCommand implements Callable<Integer> {
     @Option(names = "--model", required = true, description = "base decoder: Hugging Face directory or Hub id")
     String model;
 
-    @Option(names = "--adapter", required = true, description = "Peft adapter directory")
-    Path adapter;
+    @Option(names = "--adapter", required = true, description = "Peft adapter directory; repeat to combine several")
+    List<Path> adapters;
+
+    @Option(names = "--weights", split = ",", description = "one weight per adapter, comma separated (default: 1 each); may be negative")
+    List<Double> weights;
+
+    @Option(names = "--combination", description = {"how several adapters combine: cat (exact: rank = sum of ranks), linear (Peft's",
+        "square-root weights on A and B; same rank needed) or svd (best rank --rank approximation of the weighted",
+        "sum of updates) (default ${DEFAULT-VALUE}; Peft's own default is svd)"})
+    String combination = "cat";
+
+    @Option(names = "--rank", description = "rank of the svd combination (default: the largest input rank, as Peft)")
+    Integer rank;
+
+    @Option(names = "--as-adapter", description = "save the combination as a new Peft adapter in --out instead of merging it into the model")
+    boolean asAdapter;
 
     @Option(names = "--out", required = true, description = "output directory")
     Path out;
 
+    /** The name the combined adapter gets inside the model (never written to disk). */
+    private static final String COMBINED = "combined";
+
     @Override
     public Integer call() throws Exception {
+        List<Double> w = weights != null ? weights : Collections.nCopies(adapters.size(), 1.0);
+        if (w.size() != adapters.size()) {
+            System.err.println("lora4j merge: " + adapters.size() + " --adapter but " + w.size() + " --weights");
+            return 2;
+        }
+        AdapterArithmetic.Combination how = AdapterArithmetic.Combination.parse(combination);
         Path dir = HubClient.resolve(model, DownloadListener.NONE);
         Module base = (Module) PretrainedModels.causalLm(dir);
-        LoraModel lora = PeftAdapterReader.load(base, adapter, "default", 0);
-        Module merged = lora.mergeAndUnload();
-        MergedModelWriter.write(merged, HfModelDirectory.open(dir), out);
-        System.out.println("merged " + adapter + " into " + model + " -> " + out.toAbsolutePath());
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < adapters.size(); i++) names.add("adapter" + i);
+        LoraModel lora = PeftAdapterReader.load(base, adapters.get(0), names.get(0), 0);
+        for (int i = 1; i < adapters.size(); i++) PeftAdapterReader.loadInto(lora, adapters.get(i), names.get(i));
+
+        String merged = names.get(0);
+        boolean plain = adapters.size() == 1 && w.get(0) == 1.0;
+        if (!plain) {
+            LoraConfig c = AdapterArithmetic.addWeightedAdapter(lora, names, w, COMBINED, how, rank);
+            merged = COMBINED;
+            System.out.println("combined " + adapters.size() + " adapter(s) with weights " + w + " by "
+                + (adapters.size() == 1 ? "linear" : how.name().toLowerCase(java.util.Locale.ROOT)) + ": rank " + c.r());
+        }
+        if (asAdapter) {
+            JsonNode first = new ObjectMapper().readTree(adapters.get(0).resolve(PeftAdapterWriter.CONFIG_FILE).toFile());
+            PeftAdapterWriter.save(lora, merged, out, first.path("task_type").asText("CAUSAL_LM"),
+                first.path("base_model_name_or_path").asText(model));
+            System.out.println("adapter -> " + out.toAbsolutePath());
+            return 0;
+        }
+        lora.setActiveAdapter(merged);
+        Module result = lora.mergeAndUnload();
+        MergedModelWriter.write(result, HfModelDirectory.open(dir), out);
+        System.out.println("merged " + adapters + " into " + model + " -> " + out.toAbsolutePath());
         return 0;
     }
 }

@@ -86,6 +86,52 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--rslora", description = "scale by alpha/sqrt(r) instead of alpha/r")
     boolean rslora;
 
+    // LoRA family part 2 (issue 7): per-module ranks and alphas, as Peft's rank_pattern / alpha_pattern.
+    @Option(names = "--rank-pattern", paramLabel = "REGEX=R", description = {"per-module rank, repeatable: the first regex that",
+        "matches a whole dotted suffix of the module path wins (Peft's rank_pattern), e.g. --rank-pattern 'layers\\.0\\..*=16'"})
+    Map<String, Integer> rankPattern = new LinkedHashMap<>();
+
+    @Option(names = "--alpha-pattern", paramLabel = "REGEX=ALPHA", description = "per-module alpha, repeatable, matched as --rank-pattern")
+    Map<String, Float> alphaPattern = new LinkedHashMap<>();
+
+    @Option(names = "--rank-schedule", paramLabel = "R@STEP,...", description = {"grow the LoRA rank during training, e.g. 2@0,4@100,8@200:",
+        "2 directions from the start, 4 after 100 steps, 8 after 200 (up to --lora-r); new directions start at zero"})
+    String rankSchedule;
+
+    @Option(names = "--teacher", description = {"distillation (causal LM): a larger decoder whose logits the student also learns from;",
+        "it must share the student's tokenizer (Hugging Face directory or Hub id)"})
+    String teacher;
+
+    @Option(names = "--teacher-adapter", description = "a Peft adapter merged into the teacher first")
+    Path teacherAdapter;
+
+    @Option(names = "--distill-alpha", description = "weight of the KL term: loss = (1-a)*CE + a*T^2*KL (default ${DEFAULT-VALUE})")
+    float distillAlpha = 0.5f;
+
+    @Option(names = "--temperature", description = "distillation temperature T softening both distributions (default ${DEFAULT-VALUE})")
+    float temperature = 2f;
+
+    @Option(names = "--init-r", description = "AdaLoRA (--method adalora): every layer's starting rank; --lora-r is the target average rank (default ${DEFAULT-VALUE})")
+    int initR = 12;
+
+    @Option(names = "--tinit", description = "AdaLoRA: warm-up steps before pruning (default ${DEFAULT-VALUE})")
+    int tinit;
+
+    @Option(names = "--tfinal", description = "AdaLoRA: final steps with the allocation fixed (default ${DEFAULT-VALUE})")
+    int tfinal;
+
+    @Option(names = "--delta-t", description = "AdaLoRA: steps between budget allocations (default ${DEFAULT-VALUE})")
+    int deltaT = 1;
+
+    @Option(names = "--adalora-beta1", description = "AdaLoRA: EMA factor of the sensitivity (default ${DEFAULT-VALUE})")
+    double adaBeta1 = 0.85;
+
+    @Option(names = "--adalora-beta2", description = "AdaLoRA: EMA factor of the uncertainty (default ${DEFAULT-VALUE})")
+    double adaBeta2 = 0.85;
+
+    @Option(names = "--orth-reg-weight", description = "AdaLoRA: weight of the orthogonality regulariser (default ${DEFAULT-VALUE})")
+    double orthRegWeight = 0.5;
+
     @Option(names = "--epochs", description = "default ${DEFAULT-VALUE}")
     int epochs = 3;
 
@@ -188,7 +234,7 @@ final class TrainCommand implements Callable<Integer> {
         TrainingHistory h = outcome.history();
         System.out.printf(Locale.ROOT, "training: %d steps, %.1f s, %.0f tokens/s%s%n", h.losses().size(), h.seconds(), h.tokens() / h.seconds(),
             h.losses().isEmpty() ? "" : String.format(Locale.ROOT, ", final loss %.4f", h.losses().getLast()));
-        System.out.println((method == SequenceClassification.Method.LORA ? "adapter: " : "trained weights: ")
+        System.out.println((method == SequenceClassification.Method.LORA || method == SequenceClassification.Method.ADALORA ? "adapter: " : "trained weights: ")
             + outcome.outputDir().toAbsolutePath() + " (loss curve: " + outcome.lossCurve().getFileName() + ", metrics.jsonl, README.md)");
 
         Map<String, Object> summary = new LinkedHashMap<>();
@@ -244,13 +290,14 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Sequence classification on a BERT-family encoder: LoRA, or the full / head-only baselines. */
     private Outcome trainClassifier(List<LabelledText> train, List<LabelledText> eval, List<String> labelNames, String dataName) throws Exception {
+        if (teacher != null) throw new IllegalArgumentException("--teacher distils causal language models only so far");
         LoraConfig lora = loraConfig(BERT_TARGETS);
         TrainingOptions options = trainingOptions();
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + eval.size()
             + " eval, labels " + labelNames);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification driver = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
-            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume);
+            .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).withAdaLora(adaLoraConfig(lora));
         SequenceClassification.Result res = driver.run(train, eval, method, lora, options, out, !json);
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "eval accuracy: %.1f%% before -> %.1f%% after%n", 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
@@ -263,7 +310,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Causal-LM LoRA on a decoder (GPT-2, Llama, Mistral, Qwen2) from a directory or Hub id. */
     private Outcome trainCausalLm(List<Record> train, List<Record> valid) throws Exception {
-        requireLoraMethod(Task.CAUSAL_LM);
+        if (method != SequenceClassification.Method.ADALORA) requireLoraMethod(Task.CAUSAL_LM);
         if (model.equals("all-MiniLM-L6-v2")) {
             throw new IllegalArgumentException(data + " holds causal-LM data; give a decoder with --model (a Hugging Face directory or org/name)");
         }
@@ -272,7 +319,9 @@ final class TrainCommand implements Callable<Integer> {
         LoraConfig lora = loraConfig(lm instanceof Gpt2LMHeadModel ? "c_attn" : "q_proj,v_proj");
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + valid.size() + " eval records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
-            CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack);
+            CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack).withRankSchedule(rankSchedule());
+            if (teacher != null) driver.withTeacher(loadTeacher(), distillAlpha, temperature);
+            if (method == SequenceClassification.Method.ADALORA) driver.withAdaLora(adaLoraConfig(lora));
             CausalLmTraining.Result res = driver.run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
             System.out.println(res.parameters());
             System.out.printf(Locale.ROOT, "eval loss %.4f -> %.4f (perplexity %.2f -> %.2f)%n", res.lossBefore(), res.lossAfter(),
@@ -289,6 +338,7 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Contrastive LoRA on a sentence-embedding model from (anchor, positive[, negative]) pairs. */
     private Outcome trainEmbedding(List<Record> trainRecords, List<Record> evalRecords) throws Exception {
+        if (teacher != null) throw new IllegalArgumentException("--teacher distils causal language models only so far");
         requireLoraMethod(Task.EMBEDDING);
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         List<Record.Pair> train = trainRecords.stream().map(x -> (Record.Pair) x).toList();
@@ -320,7 +370,26 @@ final class TrainCommand implements Callable<Integer> {
 
     /** The LoRA flags; {@code --target} when given, else the architecture's default. */
     private LoraConfig loraConfig(String defaultTargets) {
-        return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora);
+        return LoraConfig.of(r, alpha, target != null ? target : defaultTargets).withDropout(dropout).withRslora(rslora)
+            .withPatterns(rankPattern, alphaPattern);
+    }
+
+    /** The --teacher decoder, with --teacher-adapter merged in when given. */
+    private CausalLanguageModel loadTeacher() throws Exception {
+        CausalLanguageModel t = PretrainedModels.causalLm(HubClient.resolve(teacher, DownloadListener.NONE));
+        if (teacherAdapter != null) dev.lora4j.peft.PeftAdapterReader.load((dev.lora4j.nn.Module) t, teacherAdapter, "teacher", 0).mergeAndUnload();
+        System.out.println("teacher: " + teacher + (teacherAdapter == null ? "" : " + " + teacherAdapter) + "; distill alpha " + distillAlpha
+            + ", temperature " + temperature);
+        return t;
+    }
+
+    /** AdaLoRA's settings from the flags: target_r is --lora-r; total_step is filled in by the run. */
+    private dev.lora4j.peft.AdaLoraConfig adaLoraConfig(LoraConfig lora) {
+        return new dev.lora4j.peft.AdaLoraConfig(lora, r, Math.max(initR, r), tinit, tfinal, deltaT, adaBeta1, adaBeta2, orthRegWeight, Long.MAX_VALUE);
+    }
+
+    private dev.lora4j.peft.RankSchedule rankSchedule() {
+        return rankSchedule == null ? null : dev.lora4j.peft.RankSchedule.parse(rankSchedule);
     }
 
     private TrainingOptions trainingOptions() {

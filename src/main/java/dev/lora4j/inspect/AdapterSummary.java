@@ -33,10 +33,13 @@ public record AdapterSummary(Path dir, JsonNode config, List<Module> modules, lo
                 TensorInfo info = f.info(name);
                 params += info.elementCount();
                 String key = name.startsWith("base_model.model.") ? name.substring("base_model.model.".length()) : name;
-                String module = key.replaceAll("\\.(lora_A|lora_B)(\\.[^.]+)?\\.weight$|\\.(lora_embedding_A|lora_embedding_B)(\\.[^.]+)?$|\\.(weight|bias)$", "");
+                // AdaLoRA's tensors are ParameterDict entries: <module>.lora_A / lora_B / lora_E, no ".weight".
+                String module = key.replaceAll("\\.(lora_A|lora_B)(\\.[^.]+)?\\.weight$|\\.(lora_embedding_A|lora_embedding_B)(\\.[^.]+)?$"
+                    + "|\\.(lora_A|lora_B|lora_E)$|\\.(weight|bias)$", "");
                 byModule.computeIfAbsent(module, k -> new ArrayList<>()).add(info);
             }
         }
+        boolean adaLora = "ADALORA".equals(config.path("peft_type").asText());
         List<Module> modules = new ArrayList<>();
         for (var e : byModule.entrySet()) {
             long n = 0;
@@ -51,7 +54,9 @@ public record AdapterSummary(Path dir, JsonNode config, List<Module> modules, lo
                     rank = (int) t.shape()[0];
                 }
             }
-            modules.add(new Module(e.getKey(), lora ? "lora" : "saved in full", rank, String.join(" ", shapes), n));
+            // For AdaLoRA the rank is what the budget left this module: the rows of its saved lora_A.
+            String kind = !lora ? "saved in full" : adaLora ? "adalora" : "lora";
+            modules.add(new Module(e.getKey(), kind, rank, String.join(" ", shapes), n));
         }
         long bytes = Files.size(weights) + Files.size(configFile);
         return new AdapterSummary(dir, config, modules, params, bytes);

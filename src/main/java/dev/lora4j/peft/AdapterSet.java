@@ -19,7 +19,11 @@ final class AdapterSet {
     private boolean disabled;
 
     void add(String name, LoraConfig c) {
-        settings.put(name, new Settings(c.r(), c.scaling(), c.loraDropout()));
+        add(name, new Settings(c.r(), c.scaling(), c.loraDropout()));
+    }
+
+    void add(String name, Settings s) {
+        settings.put(name, s);
         if (active.isEmpty()) active.add(name);
     }
 

@@ -49,6 +49,13 @@ public final class LoraModel {
         return m;
     }
 
+    /** Injects AdaLoRA adapter {@code adapterName} ({@code config.r()} is init_r) and freezes everything else. */
+    public static LoraModel injectAdaLora(Module root, String adapterName, LoraConfig config, long seed) {
+        LoraModel m = new LoraModel(root, seed);
+        m.addAdaLoraAdapter(adapterName, config);
+        return m;
+    }
+
     public Module model() {
         return root;
     }
@@ -58,13 +65,43 @@ public final class LoraModel {
      * that exactly the active adapter's LoRA weights, its modules_to_save and its chosen biases train.
      */
     public void addAdapter(String name, LoraConfig config) {
+        addAdapter(name, config, false);
+    }
+
+    /**
+     * Adds an AdaLoRA adapter (Peft's SVDLinear on every target): {@code config.r()} is its init_r. See
+     * {@link AdaLora} for the training side.
+     */
+    public void addAdaLoraAdapter(String name, LoraConfig config) {
+        addAdapter(name, config, true);
+    }
+
+    private void addAdapter(String name, LoraConfig config, boolean adaLora) {
         if (configs.containsKey(name)) throw new IllegalArgumentException("adapter '" + name + "' already exists");
         List<String> targets = findTargets(config);
         SplittableRandom rnd = new SplittableRandom(seed ^ name.hashCode());
         for (String path : targets) {
             Module m = root.get(path);
+            if (adaLora != (m instanceof AdaLoraLinear) && m instanceof LoraLayer) {
+                throw new IllegalArgumentException("module '" + path + "' has " + (adaLora ? "LoRA" : "AdaLoRA")
+                    + " adapters already; LoRA and AdaLoRA adapters do not mix on one layer");
+            }
+            if (adaLora && !(m instanceof Linear || m instanceof Conv1D || m instanceof AdaLoraLinear)) {
+                throw new IllegalArgumentException("AdaLoRA adapts linear layers only here; '" + path + "' is a "
+                    + m.getClass().getSimpleName());
+            }
             LoraLayer layer = switch (m) {
                 case LoraLayer existing -> existing;
+                case Linear lin when adaLora -> {
+                    AdaLoraLinear w = new AdaLoraLinear(lin, seed ^ path.hashCode());
+                    root.replace(path, w);
+                    yield w;
+                }
+                case Conv1D conv when adaLora -> {
+                    AdaLoraLinear w = new AdaLoraLinear(conv, seed ^ path.hashCode());
+                    root.replace(path, w);
+                    yield w;
+                }
                 case Linear lin -> {
                     LoraLinear w = new LoraLinear(lin, seed ^ path.hashCode());
                     root.replace(path, w);
@@ -92,7 +129,8 @@ public final class LoraModel {
                 }
                 default -> throw new IllegalStateException("unreachable: " + m.getClass());
             };
-            layer.addAdapter(name, config, rnd.split());
+            // rank_pattern / alpha_pattern resolve here, so each layer sees just its own r and alpha.
+            layer.addAdapter(name, config.forModule(path), rnd.split());
         }
         configs.put(name, config);
         if (active == null) active = name;
@@ -105,7 +143,8 @@ public final class LoraModel {
         for (var e : root.namedModules().entrySet()) {
             String path = e.getKey();
             Module m = e.getValue();
-            boolean linear = m instanceof Linear || m instanceof LoraLinear || m instanceof Conv1D || m instanceof LoraConv1D;
+            boolean linear = m instanceof Linear || m instanceof LoraLinear || m instanceof Conv1D || m instanceof LoraConv1D
+                || m instanceof AdaLoraLinear;
             boolean embedding = m instanceof Embedding || m instanceof LoraEmbedding;
             // Convolutions and LSTMs are targeted by name only; all-linear leaves them alone, as Peft's does.
             boolean convOrRecurrent = m instanceof ConvLayer || m instanceof Lstm || m instanceof LoraLstm;
@@ -268,7 +307,8 @@ public final class LoraModel {
      * in the adapter's config, and so does {@link PeftAdapterWriter}.
      */
     public boolean fanInFanOut(String name) {
-        for (LoraLayer l : loraLayers()) if (l instanceof LoraConv1D && l.adapterNames().contains(name)) return true;
+        for (LoraLayer l : loraLayers()) if ((l instanceof LoraConv1D || l instanceof AdaLoraLinear a && a.baseLayer() instanceof Conv1D)
+            && l.adapterNames().contains(name)) return true;
         return false;
     }
 

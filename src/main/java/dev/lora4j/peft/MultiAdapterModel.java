@@ -93,6 +93,10 @@ public final class MultiAdapterModel {
             throw new IllegalArgumentException(configFile + ": modules_to_save " + config.modulesToSave()
                 + " is not supported by serving (only LoRA on linear layers is batched across adapters)");
         }
+        if (!config.rankPattern().isEmpty() || !config.alphaPattern().isEmpty()) {
+            // Serving gives every layer of an adapter one rank and one scaling; per-module patterns would be misread.
+            throw new IllegalArgumentException(configFile + ": rank_pattern/alpha_pattern (per-module ranks) are not supported by serving yet");
+        }
         if (config.bias() != LoraConfig.Bias.NONE) {
             throw new IllegalArgumentException(configFile + ": bias '" + config.bias().name().toLowerCase(java.util.Locale.ROOT)
                 + "' is not supported by serving; only bias 'none'");

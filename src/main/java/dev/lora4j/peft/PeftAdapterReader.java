@@ -37,7 +37,7 @@ public final class PeftAdapterReader {
     private PeftAdapterReader() {}
 
     /**
-     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (DoRA, rank/alpha patterns,
+     * Parses adapter_config.json as Peft writes it. Fields lora4j cannot honour (DoRA,
      * PiSSA-style inits, layer selection) are errors rather than ignored, because ignoring them would load a
      * different model than the one trained; fields that do not change the computation are ignored.
      *
@@ -45,37 +45,81 @@ public final class PeftAdapterReader {
      * @throws IllegalArgumentException if the config is not a LoRA config lora4j supports
      */
     public static LoraConfig readConfig(Path adapterDir) throws IOException {
+        JsonNode o = readJson(adapterDir);
+        Path file = adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE);
+        if ("ADALORA".equals(o.path("peft_type").asText(null))) {
+            throw new IllegalArgumentException(file + ": an AdaLoRA adapter; read it with readAdaLoraConfig");
+        }
+        return parse(o, file, false);
+    }
+
+    private static JsonNode readJson(Path adapterDir) throws IOException {
         Path file = adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE);
         if (!Files.isRegularFile(file)) {
             throw new NoSuchFileException(file.toString(), null, "no " + PeftAdapterWriter.CONFIG_FILE
                 + " in " + adapterDir + " (is this a Peft adapter directory?)");
         }
-        JsonNode o;
         try {
-            o = new ObjectMapper().readTree(file.toFile());
+            JsonNode o = new ObjectMapper().readTree(file.toFile());
+            if (o == null || !o.isObject()) throw new IllegalArgumentException(file + ": expected a JSON object");
+            return o;
         } catch (JsonProcessingException e) {
             var loc = e.getLocation();
             throw new IOException(file + ": not valid JSON at line " + (loc == null ? "?" : loc.getLineNr())
                 + ", column " + (loc == null ? "?" : loc.getColumnNr()) + ": " + e.getOriginalMessage(), e);
         }
-        if (o == null || !o.isObject()) throw new IllegalArgumentException(file + ": expected a JSON object");
-        return parse(o, file);
     }
 
-    private static LoraConfig parse(JsonNode o, Path file) {
+    /** True when the adapter in {@code adapterDir} is an AdaLoRA one (peft_type ADALORA). */
+    public static boolean isAdaLora(Path adapterDir) throws IOException {
+        return "ADALORA".equals(readJson(adapterDir).path("peft_type").asText(null));
+    }
+
+    /** An AdaLoRA adapter_config.json: its settings and its last allocation (null when it never pruned). */
+    public record AdaLoraAdapter(AdaLoraConfig config, Map<String, boolean[]> rankPattern) {}
+
+    /**
+     * Parses an AdaLoRA adapter_config.json as Peft writes it: the LoRA fields, init_r, target_r, tinit, tfinal,
+     * deltaT, beta1, beta2, orth_reg_weight, total_step and rank_pattern {@code {"<module>.lora_E": [bool...]}}.
+     */
+    public static AdaLoraAdapter readAdaLoraConfig(Path adapterDir) throws IOException {
+        JsonNode o = readJson(adapterDir);
+        Path file = adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE);
+        if (!"ADALORA".equals(o.path("peft_type").asText(null))) throw new IllegalArgumentException(file + ": peft_type is not ADALORA");
+        LoraConfig lora = parse(o, file, true);
+        // Peft's AdaLoraConfig defaults for missing fields.
+        AdaLoraConfig c = new AdaLoraConfig(lora, o.path("target_r").asInt(8), o.path("init_r").asInt(12), o.path("tinit").asInt(0),
+            o.path("tfinal").asInt(0), o.path("deltaT").asInt(1), o.path("beta1").asDouble(0.85), o.path("beta2").asDouble(0.85),
+            o.path("orth_reg_weight").asDouble(0.5), o.path("total_step").asLong(0));
+        Map<String, boolean[]> pattern = null;
+        JsonNode rp = o.get("rank_pattern");
+        if (rp != null && !rp.isNull()) {
+            if (!rp.isObject()) throw new IllegalArgumentException(file + ": rank_pattern must be an object of module -> [bool...], got " + rp);
+            pattern = new LinkedHashMap<>();
+            for (var e : rp.properties()) {
+                JsonNode v = e.getValue();
+                if (!v.isArray()) throw new IllegalArgumentException(file + ": rank_pattern['" + e.getKey() + "'] must be a list of booleans, got " + v);
+                boolean[] keep = new boolean[v.size()];
+                for (int i = 0; i < keep.length; i++) {
+                    if (!v.get(i).isBoolean()) throw new IllegalArgumentException(file + ": rank_pattern['" + e.getKey() + "'] must hold booleans, got " + v.get(i));
+                    keep[i] = v.get(i).asBoolean();
+                }
+                // Peft's key is "<module>.lora_E" (older files keep the adapter name after it).
+                String module = e.getKey().replaceAll("\\.lora_E(\\.[^.]+)?$", "");
+                pattern.put(module, keep);
+            }
+        }
+        return new AdaLoraAdapter(c, pattern);
+    }
+
+    private static LoraConfig parse(JsonNode o, Path file, boolean adaLora) {
         String type = text(o, "peft_type", file, null);
-        if (!"LORA".equals(type)) {
+        if (!(adaLora ? "ADALORA" : "LORA").equals(type)) {
             throw new IllegalArgumentException(file + ": peft_type is " + (type == null ? "missing" : "'" + type + "'")
-                + "; lora4j supports only LORA adapters");
+                + "; lora4j supports LORA and ADALORA adapters");
         }
         if (o.path("use_dora").asBoolean(false)) {
             throw new IllegalArgumentException(file + ": use_dora is true; DoRA not supported yet");
-        }
-        for (String f : List.of("rank_pattern", "alpha_pattern")) {
-            JsonNode p = o.get(f);
-            if (p != null && !p.isNull() && !p.isEmpty()) {
-                throw new IllegalArgumentException(file + ": " + f + " " + p + " (per-layer ranks/alphas) not supported yet");
-            }
         }
         // These select a subset of the matched layers or duplicate layers; ignoring them would wrap the wrong set.
         for (String f : List.of("layers_to_transform", "layer_replication")) {
@@ -130,7 +174,34 @@ public final class PeftAdapterReader {
             throw new IllegalArgumentException(file + ": init_lora_weights " + i
                 + " not supported yet (supported: true, false, \"gaussian\")");
         }
-        return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init);
+        Map<String, Integer> rankPattern = new LinkedHashMap<>();
+        // AdaLoRA's rank_pattern is its allocation (lists of booleans), read by readAdaLoraConfig.
+        if (!adaLora) pattern(o, "rank_pattern", file).forEach((k, v) -> {
+            if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() <= 0) {
+                throw new IllegalArgumentException(file + ": rank_pattern['" + k + "'] must be a positive integer, got " + v);
+            }
+            rankPattern.put(k, v.asInt());
+        });
+        Map<String, Float> alphaPattern = new LinkedHashMap<>();
+        pattern(o, "alpha_pattern", file).forEach((k, v) -> {
+            if (!v.isNumber()) throw new IllegalArgumentException(file + ": alpha_pattern['" + k + "'] must be a number, got " + v);
+            alphaPattern.put(k, v.floatValue());
+        });
+        try {
+            return new LoraConfig(r, alpha, dropout, targets, bias, rslora, save, init, rankPattern, alphaPattern);
+        } catch (java.util.regex.PatternSyntaxException e) {
+            throw new IllegalArgumentException(file + ": a rank_pattern/alpha_pattern key is not a valid regex: " + e.getMessage(), e);
+        }
+    }
+
+    /** Peft's rank_pattern / alpha_pattern: an object of regex -> value, in file order (first match wins). */
+    private static Map<String, JsonNode> pattern(JsonNode o, String field, Path file) {
+        Map<String, JsonNode> out = new LinkedHashMap<>();
+        JsonNode p = o.get(field);
+        if (p == null || p.isNull()) return out;
+        if (!p.isObject()) throw new IllegalArgumentException(file + ": " + field + " must be an object of pattern -> value, got " + p);
+        p.properties().forEach(e -> out.put(e.getKey(), e.getValue()));
+        return out;
     }
 
     private static String text(JsonNode o, String field, Path file, String dflt) {
@@ -167,12 +238,15 @@ public final class PeftAdapterReader {
                 throw new IllegalArgumentException("module '" + e.getKey() + "' already has LoRA; use loadInto(loraModel, ...)");
             }
         }
-        LoraConfig config = readConfig(adapterDir);
         // inject freezes the base; remember trainability so that a failed load leaves the model as it was.
         Map<Variable, Boolean> trainable = new IdentityHashMap<>();
         model.namedParameters().values().forEach(v -> trainable.put(v, v.requiresGrad()));
-        LoraModel lora = LoraModel.inject(model, adapterName, config, seed);
+        boolean ada = isAdaLora(adapterDir);
+        AdaLoraAdapter adaConfig = ada ? readAdaLoraConfig(adapterDir) : null;
+        LoraModel lora = ada ? LoraModel.injectAdaLora(model, adapterName, adaConfig.config().lora(), seed)
+            : LoraModel.inject(model, adapterName, readConfig(adapterDir), seed);
         try {
+            if (ada && adaConfig.rankPattern() != null) resizeToPattern(lora, adapterName, adaConfig.rankPattern(), adapterDir);
             fill(lora, adapterDir, adapterName);
         } catch (IOException | RuntimeException e) {
             lora.unload();
@@ -181,6 +255,24 @@ public final class PeftAdapterReader {
         }
         lora.setActiveAdapter(adapterName);
         return lora;
+    }
+
+    /** Peft's resize_modules_by_rank_pattern: each layer keeps as many triplets as its allocation kept. */
+    private static void resizeToPattern(LoraModel lora, String adapterName, Map<String, boolean[]> pattern, Path dir) {
+        for (var e : pattern.entrySet()) {
+            Module m;
+            try {
+                m = lora.model().get(e.getKey());
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException(dir.resolve(PeftAdapterWriter.CONFIG_FILE) + ": rank_pattern names module '" + e.getKey()
+                    + "', which the model does not have", ex);
+            }
+            if (!(m instanceof AdaLoraLinear l)) {
+                throw new IllegalArgumentException(dir.resolve(PeftAdapterWriter.CONFIG_FILE) + ": rank_pattern names '" + e.getKey()
+                    + "', which target_modules did not select");
+            }
+            l.resize(adapterName, e.getValue());
+        }
     }
 
     /** Adds the adapter in {@code adapterDir} to an existing LoRA model, loads its weights and makes it active. */
@@ -212,6 +304,8 @@ public final class PeftAdapterReader {
         Map<Variable, Tensor> toCopy = new IdentityHashMap<>();
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             for (String key : f.names()) {
+                // Older Peft versions saved AdaLoRA's ranknum; it is always init_r, which the config gives.
+                if (key.endsWith(".ranknum") || key.matches(".*\\.ranknum\\.[^.]+$")) continue;
                 String k = canonical(key);
                 Variable v = expected.get(k);
                 if (v == null) {

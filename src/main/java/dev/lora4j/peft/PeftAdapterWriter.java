@@ -32,10 +32,7 @@ public final class PeftAdapterWriter {
         LoraConfig c = lora.configs().get(adapterName);
         if (c == null) throw new IllegalArgumentException("no adapter '" + adapterName + "'");
         SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), lora.adapterStateDict(adapterName), Map.of());
-        byte[] json = configJson(c, taskType, baseModel, lora.fanInFanOut(adapterName)).getBytes(StandardCharsets.UTF_8);
-        Path tmp = dir.resolve("." + CONFIG_FILE + ".tmp");
-        Files.write(tmp, json);
-        Files.move(tmp, dir.resolve(CONFIG_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        writeConfig(dir, configJson(c, taskType, baseModel, lora.fanInFanOut(adapterName)));
     }
 
     /**
@@ -44,9 +41,31 @@ public final class PeftAdapterWriter {
      * @param fanInFanOut true when a wrapped layer stores its weight [in, out] (GPT-2's Conv1D), as Peft records it
      */
     static String configJson(LoraConfig c, String taskType, String baseModel, boolean fanInFanOut) throws IOException {
-        ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).enable(SerializationFeature.ORDER_MAP_ENTRIES_BY_KEYS);
-        ObjectNode o = m.createObjectNode();
-        o.putObject("alpha_pattern");
+        return toJson(configNode(c, taskType, baseModel, fanInFanOut));
+    }
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+    /**
+     * Only the top level is sorted: rank_pattern / alpha_pattern keep their order, because the first matching
+     * key wins. Peft's sort_keys=True sorts them too, so a Peft reload can give a module another rank than it
+     * trained with; keeping the order loses nothing, since json.load keeps file order.
+     */
+    private static String toJson(ObjectNode o) throws IOException {
+        // Sorted keys, as Python's json.dumps(sort_keys=True) in save_pretrained writes them.
+        return JSON.writeValueAsString(JSON.treeToValue(o, java.util.TreeMap.class)) + "\n";
+    }
+
+    private static void writeConfig(Path dir, String json) throws IOException {
+        Path tmp = dir.resolve("." + CONFIG_FILE + ".tmp");
+        Files.write(tmp, json.getBytes(StandardCharsets.UTF_8));
+        Files.move(tmp, dir.resolve(CONFIG_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private static ObjectNode configNode(LoraConfig c, String taskType, String baseModel, boolean fanInFanOut) {
+        ObjectNode o = JSON.createObjectNode();
+        ObjectNode alphas = o.putObject("alpha_pattern");
+        c.alphaPattern().forEach((k, v) -> { if (v == Math.rint(v)) alphas.put(k, (int) (float) v); else alphas.put(k, v); });
         o.putNull("auto_mapping");
         o.put("base_model_name_or_path", baseModel);
         o.put("bias", c.bias().name().toLowerCase(java.util.Locale.ROOT));
@@ -71,7 +90,8 @@ public final class PeftAdapterWriter {
         if (c.modulesToSave().isEmpty()) o.putNull("modules_to_save");
         o.put("peft_type", "LORA");
         o.put("r", c.r());
-        o.putObject("rank_pattern");
+        ObjectNode ranks = o.putObject("rank_pattern");
+        c.rankPattern().forEach(ranks::put);
         o.putNull("revision");
         switch (c.targetModules()) {
             case TargetModules.Names n -> { ArrayNode a = o.putArray("target_modules"); n.names().forEach(a::add); }
@@ -81,7 +101,48 @@ public final class PeftAdapterWriter {
         o.put("task_type", taskType);
         o.put("use_dora", false);
         o.put("use_rslora", c.useRslora());
-        // Sorted keys, as Python's json.dumps(sort_keys=True) in save_pretrained writes them.
-        return m.writeValueAsString(m.treeToValue(o, java.util.TreeMap.class)) + "\n";
+        return o;
+    }
+
+    /**
+     * Saves an AdaLoRA adapter as Peft does: peft_type ADALORA with its schedule fields, rank_pattern as
+     * {@code {"<module>.lora_E": [kept?, ...]}} (null before any allocation), and only the kept triplets in the
+     * tensors ({@code <module>.lora_A} [kept, in], {@code lora_B} [out, kept], {@code lora_E} [kept, 1]; Peft's
+     * resize_state_dict_by_rank_pattern). ranknum is not saved (Peft leaves it out: it is init_r).
+     */
+    public static void saveAdaLora(LoraModel lora, String adapterName, AdaLoraConfig ac, Map<String, boolean[]> rankPattern, Path dir,
+                                   String taskType, String baseModel) throws IOException {
+        Files.createDirectories(dir);
+        if (lora.configs().get(adapterName) == null) throw new IllegalArgumentException("no adapter '" + adapterName + "'");
+        Map<String, dev.lora4j.tensor.Tensor> tensors = new java.util.LinkedHashMap<>();
+        lora.adapterStateDict(adapterName).forEach((key, t) -> {
+            String k = key.substring(LoraModel.KEY_PREFIX.length());
+            int dot = k.lastIndexOf('.');
+            String module = dot < 0 ? "" : k.substring(0, dot), leaf = k.substring(dot + 1);
+            boolean[] keep = rankPattern == null ? null : rankPattern.get(module);
+            tensors.put(key, keep == null || !leaf.startsWith("lora_") ? t : AdaLoraLinear.keepTriplets(t, leaf.equals("lora_B"), keep));
+        });
+        SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of());
+        // The LoRA part as a LoRA config writes it (r stays Peft's default 8: AdaLoRA ignores it).
+        ObjectNode o = configNode(ac.lora().withRank(8), taskType, baseModel, lora.fanInFanOut(adapterName));
+        o.put("peft_type", "ADALORA");
+        o.put("target_r", ac.targetR());
+        o.put("init_r", ac.initR());
+        o.put("tinit", ac.tinit());
+        o.put("tfinal", ac.tfinal());
+        o.put("deltaT", ac.deltaT());
+        o.put("beta1", ac.beta1());
+        o.put("beta2", ac.beta2());
+        o.put("orth_reg_weight", ac.orthRegWeight());
+        o.put("total_step", ac.totalStep());
+        if (rankPattern == null) o.putNull("rank_pattern");
+        else {
+            ObjectNode rp = o.putObject("rank_pattern");
+            rankPattern.forEach((module, keep) -> {
+                ArrayNode a = rp.putArray(module + ".lora_E");
+                for (boolean b : keep) a.add(b);
+            });
+        }
+        writeConfig(dir, toJson(o));
     }
 }

@@ -55,11 +55,54 @@ public final class CausalLmTraining {
         this.pack = pack;
     }
 
+    private dev.lora4j.peft.RankSchedule rankSchedule;
+    private dev.lora4j.peft.AdaLoraConfig adaLora;
+
+    /** Trains AdaLoRA instead of LoRA, with these settings (total_step is set to the run's step count). */
+    public CausalLmTraining withAdaLora(dev.lora4j.peft.AdaLoraConfig settings) {
+        this.adaLora = settings;
+        return this;
+    }
+
+    private CausalLanguageModel teacher;
+    private float distillAlpha, temperature;
+
+    /**
+     * Distillation: the loss becomes (1 − alpha)·cross-entropy + alpha·T²·KL(teacher ‖ student) on the trained
+     * positions, the teacher's logits (softened by temperature T) taken on the same batch without gradients.
+     * Teacher and student must share the tokenizer (the same vocabulary, the same ids).
+     */
+    public CausalLmTraining withTeacher(CausalLanguageModel teacher, float alpha, float temperature) {
+        if (!(alpha >= 0 && alpha <= 1)) throw new IllegalArgumentException("distill alpha must be in [0, 1], got " + alpha);
+        if (!(temperature > 0)) throw new IllegalArgumentException("temperature must be positive, got " + temperature);
+        this.teacher = teacher;
+        this.distillAlpha = alpha;
+        this.temperature = temperature;
+        ((Module) teacher).train(false);
+        return this;
+    }
+
+    /** Grows the adapter's rank on this schedule (null: full rank from the start). */
+    public CausalLmTraining withRankSchedule(dev.lora4j.peft.RankSchedule schedule) {
+        this.rankSchedule = schedule;
+        return this;
+    }
+
     private int lastTruncated, truncatedTrain;
 
     /** How many training records of the last run were longer than the max sequence length and were truncated. */
     public int truncatedExamples() {
         return truncatedTrain;
+    }
+
+    /** (1 − alpha)·hard loss + alpha·soft loss against the teacher's logits on the same batch. */
+    private dev.lora4j.autograd.Variable distill(dev.lora4j.autograd.Variable hard, dev.lora4j.autograd.Variable logits, CausalLmBatch b) {
+        float[] soft;
+        try (var s = dev.lora4j.autograd.Tape.noGrad()) {
+            soft = teacher.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask()).data();
+        }
+        var kl = Ops.distillationKl(logits, soft, temperature, b.labels(), CausalLmExample.IGNORE);
+        return Ops.addScaled(Ops.scale(hard, 1 - distillAlpha), kl, distillAlpha);
     }
 
     public Result run(List<Record> train, List<Record> valid, LoraConfig lora, TrainingOptions options, Path outDir,
@@ -69,11 +112,14 @@ public final class CausalLmTraining {
         Truncation.report(truncatedTrain, train.size(), "training records", maxSeqLen);
         List<CausalLmBatch> validBatches = valid.isEmpty() ? List.of() : batches(valid, options.batchSize(), options.seed(), false);
         Module root = (Module) model;
-        LoraModel peft = LoraModel.inject(root, lora, options.seed());
+        dev.lora4j.peft.AdaLoraConfig ada = adaLora == null ? null : new dev.lora4j.peft.AdaLoraConfig(lora, adaLora.targetR(),
+            adaLora.initR(), adaLora.tinit(), adaLora.tfinal(), adaLora.deltaT(), adaLora.beta1(), adaLora.beta2(), adaLora.orthRegWeight(),
+            Trainer.totalSteps(trainBatches.size(), options.withBatchSize(1)));
+        LoraModel peft = ada != null ? dev.lora4j.peft.AdaLora.inject(root, "default", ada, options.seed()) : LoraModel.inject(root, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
         root.train(true);
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
-        TrainingHistory history = new Trainer(options.withBatchSize(1), progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+        Trainer trainer = new Trainer(options.withBatchSize(1), progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
             .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
                 root.train(false);
                 try {
@@ -82,16 +128,27 @@ public final class CausalLmTraining {
                 } finally {
                     root.train(true);
                 }
-            })
+            });
+        if (rankSchedule != null) {
+            if (ada != null) throw new IllegalArgumentException("--rank-schedule and AdaLoRA both set the rank; choose one");
+            trainer.withStepHook(AdapterSchedules.rankSchedule(rankSchedule.start(peft, "default")));
+        }
+        dev.lora4j.peft.AdaLora allocator = ada == null ? null : new dev.lora4j.peft.AdaLora(peft, "default", ada);
+        if (allocator != null) trainer.withStepHook(AdapterSchedules.adaLora(allocator));
+        TrainingHistory history = trainer
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();
                 var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
-                return new Trainer.LossFunction.Result(Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE), b.targetCount());
+                var loss = Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE);
+                if (teacher != null) loss = distill(loss, logits, b);
+                if (allocator != null) loss = allocator.withRegulariser(loss);
+                return new Trainer.LossFunction.Result(loss, b.targetCount());
             });
         root.train(false);
         double before = history.firstEval().orElseThrow().metric("eval_loss");
         double after = history.lastEval().orElseThrow().metric("eval_loss");
-        PeftAdapterWriter.save(peft, "default", outDir, "CAUSAL_LM", baseModelName);
+        if (allocator != null) PeftAdapterWriter.saveAdaLora(peft, "default", ada, allocator.rankPattern(), outDir, "CAUSAL_LM", baseModelName);
+        else PeftAdapterWriter.save(peft, "default", outDir, "CAUSAL_LM", baseModelName);
         Path png = outDir.resolve("loss.png");
         LossCurve.writePng(history, "LoRA r=" + lora.r() + " on " + baseModelName, png);
         return new Result(before, after, params, history, outDir, png);

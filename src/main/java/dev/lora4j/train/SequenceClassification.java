@@ -68,23 +68,63 @@ public final class SequenceClassification {
      * a run continues from the latest one there. LoRA dropout masks after a resume are new draws, so with dropout
      * on, a resumed run is a correct continuation but not bit-identical to an uninterrupted one.
      */
+    private dev.lora4j.peft.RankSchedule rankSchedule;
+    private dev.lora4j.peft.AdaLoraConfig adaLora;
+
+    /**
+     * The AdaLoRA settings of {@link Method#ADALORA} runs (targets, alpha and dropout come from the run's LoRA
+     * config; total_step is set to the run's step count).
+     */
+    public SequenceClassification withAdaLora(dev.lora4j.peft.AdaLoraConfig settings) {
+        this.adaLora = settings;
+        return this;
+    }
+
+    /** LoRA runs grow their rank on this schedule (null: full rank from the start). */
+    public SequenceClassification withRankSchedule(dev.lora4j.peft.RankSchedule schedule) {
+        this.rankSchedule = schedule;
+        return this;
+    }
+
     public SequenceClassification withCheckpoints(int saveEvery, boolean resume) {
         this.saveEvery = saveEvery;
         this.resume = resume;
         return this;
     }
 
+    /**
+     * labels.json beside the adapter: {@code {"id2label": {"0": name, ...}, "label2id": {name: 0, ...}}}, the two
+     * maps transformers keeps in a classifier's config.json (Peft adapters have no place for them).
+     */
     private static void writeLabels(Path dir, List<String> names) throws IOException {
-        Path tmp = dir.resolve("." + LABELS_FILE + ".tmp");
-        new ObjectMapper().writeValue(tmp.toFile(), names);
-        Files.move(tmp, dir.resolve(LABELS_FILE), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        Map<String, String> id2label = new java.util.LinkedHashMap<>();
+        Map<String, Integer> label2id = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < names.size(); i++) {
+            id2label.put(Integer.toString(i), names.get(i));
+            label2id.put(names.get(i), i);
+        }
+        dev.lora4j.io.AtomicFiles.write(dir.resolve(LABELS_FILE),
+            new ObjectMapper().writerWithDefaultPrettyPrinter().writeValueAsBytes(Map.of("id2label", id2label, "label2id", label2id)));
     }
 
-    /** Label names saved with an adapter by a training run, or empty when the adapter has none. */
+    /**
+     * Label names in id order saved with an adapter by a training run (labels.json: the id2label map, or a plain
+     * list of names), or empty when the adapter has none.
+     */
     public static List<String> readLabels(Path adapterDir) throws IOException {
         Path f = adapterDir.resolve(LABELS_FILE);
         if (!Files.exists(f)) return List.of();
-        return List.of(new ObjectMapper().readValue(f.toFile(), String[].class));
+        com.fasterxml.jackson.databind.JsonNode n = new ObjectMapper().readTree(f.toFile());
+        if (n.isArray()) return List.of(new ObjectMapper().treeToValue(n, String[].class));
+        com.fasterxml.jackson.databind.JsonNode id2label = n.path("id2label");
+        if (!id2label.isObject()) throw new IOException(f + ": expected {\"id2label\": {\"0\": name, ...}} or a list of label names");
+        List<String> names = new ArrayList<>();
+        for (int i = 0; i < id2label.size(); i++) {
+            com.fasterxml.jackson.databind.JsonNode name = id2label.get(Integer.toString(i));
+            if (name == null || !name.isTextual()) throw new IOException(f + ": id2label has no name for id " + i + " (ids must run 0.." + (id2label.size() - 1) + ")");
+            names.add(name.asText());
+        }
+        return List.copyOf(names);
     }
 
     /**
@@ -101,10 +141,11 @@ public final class SequenceClassification {
     }
 
     /**
-     * What trains: LoRA (adapters, plus the head in full), full fine-tuning (every weight) or head only (the
-     * classifier and a new pooler, the encoder frozen): the two baselines LoRA is judged against.
+     * What trains: LoRA (adapters, plus the head in full), AdaLoRA (the same with an adaptive rank budget), full
+     * fine-tuning (every weight) or head only (the classifier and a new pooler, the encoder frozen): the two
+     * baselines LoRA is judged against.
      */
-    public enum Method { LORA, FULL, HEAD }
+    public enum Method { LORA, FULL, HEAD, ADALORA }
 
     private int truncatedTrain;
 
@@ -137,8 +178,15 @@ public final class SequenceClassification {
         if (!save.contains("classifier")) save.add("classifier");
         if (newPooler && !save.contains("pooler")) save.add("pooler");
         LoraModel peft = null;
+        dev.lora4j.peft.AdaLoraConfig ada = null;
         switch (method) {
             case LORA -> peft = LoraModel.inject(model, lora.withModulesToSave(save), options.seed());
+            case ADALORA -> {
+                dev.lora4j.peft.AdaLoraConfig base = adaLora != null ? adaLora : dev.lora4j.peft.AdaLoraConfig.of(lora, Long.MAX_VALUE);
+                ada = new dev.lora4j.peft.AdaLoraConfig(lora.withModulesToSave(save), base.targetR(), base.initR(), base.tinit(), base.tfinal(),
+                    base.deltaT(), base.beta1(), base.beta2(), base.orthRegWeight(), Trainer.totalSteps(train.size(), options));
+                peft = dev.lora4j.peft.AdaLora.inject(model, "default", ada, options.seed());
+            }
             case FULL -> model.setTrainable(true);
             case HEAD -> {
                 model.setTrainable(false);
@@ -162,16 +210,25 @@ public final class SequenceClassification {
                     model.train(true);
                 }
             });
+        if (peft != null && rankSchedule != null) {
+            if (ada != null) throw new IllegalArgumentException("--rank-schedule and AdaLoRA both set the rank; choose one");
+            trainer.withStepHook(AdapterSchedules.rankSchedule(rankSchedule.start(peft, "default")));
+        }
+        dev.lora4j.peft.AdaLora allocator = ada == null ? null : new dev.lora4j.peft.AdaLora(peft, "default", ada);
+        if (allocator != null) trainer.withStepHook(AdapterSchedules.adaLora(allocator));
         TrainingHistory history = trainer.fit(train, trainable, batch -> {
             BertModel.Batch in = encode(tok, batch);
             int[] labels = batch.stream().mapToInt(LabelledText::label).toArray();
-            return new Trainer.LossFunction.Result(Ops.crossEntropy(model.forward(in), labels, -100), realTokens(in));
+            Variable loss = Ops.crossEntropy(model.forward(in), labels, -100);
+            return new Trainer.LossFunction.Result(allocator == null ? loss : allocator.withRegulariser(loss), realTokens(in));
         });
         model.train(false);
         double before = history.firstEval().orElseThrow().metric("eval_accuracy");
         double after = history.lastEval().orElseThrow().metric("eval_accuracy");
 
-        if (peft != null) {
+        if (allocator != null) {
+            PeftAdapterWriter.saveAdaLora(peft, "default", ada, allocator.rankPattern(), outDir, "SEQ_CLS", checkpoint.hubId());
+        } else if (peft != null) {
             PeftAdapterWriter.save(peft, "default", outDir, "SEQ_CLS", checkpoint.hubId());
         } else {
             Files.createDirectories(outDir);
@@ -181,7 +238,9 @@ public final class SequenceClassification {
         }
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
-        String title = method == Method.LORA ? "LoRA r=" + lora.r() : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
+        String title = method == Method.LORA ? "LoRA r=" + lora.r()
+            : method == Method.ADALORA ? "AdaLoRA r=" + ada.initR() + "->" + ada.targetR()
+            : method.name().toLowerCase(java.util.Locale.ROOT) + " fine-tuning";
         LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
     }

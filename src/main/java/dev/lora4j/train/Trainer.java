@@ -41,6 +41,20 @@ public final class Trainer {
     private Path checkpointDir;
     private int saveEvery;
     private boolean resume;
+    private StepHook stepHook;
+
+    /** Something that acts between optimizer steps: a rank schedule, AdaLoRA's budget allocation. */
+    public interface StepHook {
+        /** Before training, with the completed step count (the restored one after a resume). */
+        default void start(long step) {}
+
+        /**
+         * After optimizer step number {@code completed} (1-based), before gradients are zeroed and before that
+         * step's checkpoint. It may change parameter values, not which parameters there are.
+         */
+        void afterStep(long completed);
+    }
+
     private Evaluator evaluator;
     private Path metricsFile;
 
@@ -68,6 +82,19 @@ public final class Trainer {
         return this;
     }
 
+    /** Runs {@code hook} before training and after every optimizer step. */
+    public Trainer withStepHook(StepHook hook) {
+        this.stepHook = hook;
+        return this;
+    }
+
+    /** Optimizer steps of a run over {@code examples} examples (what LR schedules and AdaLoRA lay out over). */
+    public static long totalSteps(int examples, TrainingOptions options) {
+        int microPerEpoch = (examples + options.batchSize() - 1) / options.batchSize();
+        long total = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
+        return options.maxSteps() > 0 ? Math.min(total, options.maxSteps()) : total;
+    }
+
     public Trainer(TrainingOptions options, boolean showProgress) {
         this.options = options;
         this.showProgress = showProgress;
@@ -76,8 +103,7 @@ public final class Trainer {
     public <T> TrainingHistory fit(List<T> examples, List<Variable> trainable, LossFunction<T> lossFn) throws IOException {
         if (examples.isEmpty()) throw new IllegalArgumentException("no training examples");
         int microPerEpoch = (examples.size() + options.batchSize() - 1) / options.batchSize();
-        long totalSteps = (long) options.epochs() * ((microPerEpoch + options.gradAccum() - 1) / options.gradAccum());
-        if (options.maxSteps() > 0) totalSteps = Math.min(totalSteps, options.maxSteps());
+        long totalSteps = totalSteps(examples.size(), options);
         Optimizer optimizer = switch (options.optimizer()) {
             case "sgd" -> new Sgd(trainable, options.lr(), 0, options.weightDecay(), false);
             default -> new AdamW(trainable, options.lr(), options.weightDecay());
@@ -99,6 +125,7 @@ public final class Trainer {
                 seenTokens = restoredTokens = restored.get().tokens();
             }
         }
+        if (stepHook != null) stepHook.start(step);
         if (evaluator != null && step == 0) history.add(evaluate(0));
         long stepsPerEpoch = (microPerEpoch + options.gradAccum() - 1) / options.gradAccum();
         long resumeStep = step;
@@ -133,6 +160,7 @@ public final class Trainer {
                         optimizer.setLearningRate(lr);
                         if (options.maxGradNorm() > 0) GradientClipping.clipGlobalNorm(trainable, options.maxGradNorm());
                         optimizer.step();
+                        if (stepHook != null) stepHook.afterStep(step + 1);
                         optimizer.zeroGrad();
                         step++;
                         history.add(new TrainingHistory.Step(step, stepLoss / inStep, lr, seenTokens));

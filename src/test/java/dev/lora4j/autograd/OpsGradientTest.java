@@ -190,6 +190,52 @@ class OpsGradientTest {
     }
 
     @Test
+    void distillationKlGradientAndDefinition() {
+        Variable s = param(rnd, 1.5, 4, 7);
+        float[] teacher = randn(rnd, 28, 2.0);
+        int[] targets = {3, -100, 0, 6};
+        GradCheck.of("T²·KL(teacher ‖ student)", () -> Ops.distillationKl(s, teacher, 2.5f, targets, -100)).wrt("s", s).step(1e-3).run();
+        // The definition by hand for the first counted row alone, at T = 1.
+        Variable one = param(rnd, 1, 1, 3);
+        float[] t = {0.5f, -1f, 2f};
+        double[] pt = softmax(t), ps = softmax(one.data());
+        double kl = 0;
+        for (int v = 0; v < 3; v++) kl += pt[v] * Math.log(pt[v] / ps[v]);
+        assertEquals(kl, Ops.distillationKl(one, t, 1f, new int[] {1}, -100).data()[0], 1e-6);
+        assertEquals(0f, Ops.distillationKl(one, one.data().clone(), 3f, new int[] {1}, -100).data()[0], 1e-6, "same logits: no divergence");
+    }
+
+    private static double[] softmax(float[] x) {
+        double[] e = new double[x.length];
+        double sum = 0;
+        for (int i = 0; i < x.length; i++) sum += e[i] = Math.exp(x[i]);
+        for (int i = 0; i < x.length; i++) e[i] /= sum;
+        return e;
+    }
+
+    @Test
+    void scaleRows() {
+        Variable x = param(rnd, 1, 4, 6), s = param(rnd, 1, 4, 1);
+        float[] r = probe(24);
+        GradCheck.of("scaleRows", () -> Ops.dot(Ops.scaleRows(x, s), r)).wrt("x", x).wrt("s", s).run();
+        float[] y = Ops.scaleRows(x, s).data();
+        assertEquals(x.data()[7] * s.data()[1], y[7], 1e-7f);
+    }
+
+    @Test
+    void gramDeviationOfRowsAndColumns() {
+        Variable a = param(rnd, 0.5, 3, 7), b = param(rnd, 0.5, 6, 3);
+        GradCheck.of("||AAᵀ−I||", () -> Ops.gramDeviation(a, true)).wrt("a", a).step(1e-3).run();
+        GradCheck.of("||BᵀB−I||", () -> Ops.gramDeviation(b, false)).wrt("b", b).step(1e-3).run();
+        // The definition, by hand: orthonormal rows give 0; a single row of norm 2 gives |4 − 1| = 3.
+        Variable e = Variable.parameter(dev.lora4j.tensor.Tensor.of(new float[] {1, 0, 0, 0, 1, 0}, 2, 3));
+        assertEquals(0f, Ops.gramDeviation(e, true).data()[0], 1e-7f);
+        Variable two = Variable.parameter(dev.lora4j.tensor.Tensor.of(new float[] {0, 2, 0}, 1, 3));
+        assertEquals(3f, Ops.gramDeviation(two, true).data()[0], 1e-6f);
+        assertEquals((float) Math.sqrt(3 * 3 + 2), Ops.gramDeviation(two, false).data()[0], 1e-6f);
+    }
+
+    @Test
     void scale() {
         Variable x = param(rnd, 1, 3, 7);
         float[] r = probe(21);

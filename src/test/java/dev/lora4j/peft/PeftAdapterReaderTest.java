@@ -160,10 +160,12 @@ class PeftAdapterReaderTest {
         assertTrue(m.contains("adapter_config.json") && m.contains("IA3") && m.contains("LORA"), m);
         m = configError("{\"peft_type\": \"LORA\", \"r\": 8, \"target_modules\": [\"q\"], \"use_dora\": true}");
         assertTrue(m.contains("DoRA not supported yet"), m);
-        m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"rank_pattern\": {\"q\": 4}}");
-        assertTrue(m.contains("rank_pattern") && m.contains("not supported yet"), m);
-        m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"alpha_pattern\": {\"q\": 4}}");
-        assertTrue(m.contains("alpha_pattern") && m.contains("not supported yet"), m);
+        m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"rank_pattern\": {\"q\": 0}}");
+        assertTrue(m.contains("rank_pattern['q']") && m.contains("positive"), m);
+        m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"alpha_pattern\": [4]}");
+        assertTrue(m.contains("alpha_pattern") && m.contains("object"), m);
+        m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"rank_pattern\": {\"q(\": 4}}");
+        assertTrue(m.contains("rank_pattern") && m.contains("regex"), m);
         m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"init_lora_weights\": \"pissa\"}");
         assertTrue(m.contains("pissa") && m.contains("not supported yet"), m);
         m = configError("{\"peft_type\": \"LORA\", \"target_modules\": [\"q\"], \"bias\": \"some\"}");

@@ -7,6 +7,7 @@ import dev.lora4j.data.LabelledText;
 import dev.lora4j.data.TopicsDataset;
 import dev.lora4j.io.safetensors.SafetensorsFile;
 import dev.lora4j.model.bert.BertCheckpoint;
+import dev.lora4j.peft.AdaLoraConfig;
 import dev.lora4j.peft.LoraConfig;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -49,6 +50,34 @@ class SequenceClassificationTest {
         assertEquals(r.accuracyAfter(), e.accuracy(), 1e-12, "the saved adapter computes what the trained model did");
         assertEquals(test.size(), e.examples());
         for (int c = 0; c < 4; c++) assertTrue(e.recall()[c] >= 0.5, "recall of class " + c + ": " + e.recall()[c]);
+    }
+
+    @Test
+    void adaLoraPrunesToItsBudgetAndSavesWhatEvalReloads() throws Exception {
+        BertCheckpoint ckpt = BertCheckpoint.builtin("all-MiniLM-L6-v2");
+        List<LabelledText> train = TopicsDataset.generate(48, 31), test = TopicsDataset.generate(16, 32);
+        TrainingOptions opts = new TrainingOptions(1, 16, 1, 2e-3, 0.0, 0.1, "linear", 1.0, 7);
+        LoraConfig lora = LoraConfig.of(2, 8, "query,value");
+        // 3 steps: budgeting at global step 1, the final allocation at 2 = total_step − tfinal.
+        AdaLoraConfig ada = new AdaLoraConfig(lora, 2, 4, 0, 1, 1, 0.85, 0.85, 0.5, Long.MAX_VALUE);
+        SequenceClassification task = new SequenceClassification(ckpt, 4, 32).withAdaLora(ada);
+        SequenceClassification.Result r = task.run(train, test, SequenceClassification.Method.ADALORA, lora, opts, out, false);
+        assertEquals(3, r.history().losses().size());
+
+        var config = new com.fasterxml.jackson.databind.ObjectMapper().readTree(out.resolve("adapter_config.json").toFile());
+        assertEquals("ADALORA", config.path("peft_type").asText());
+        assertEquals(3, config.path("total_step").asInt());
+        long kept = 0;
+        for (var keep : config.path("rank_pattern")) for (var b : keep) kept += b.asBoolean() ? 1 : 0;
+        assertEquals(12, config.path("rank_pattern").size(), "6 layers x (query, value)");
+        assertEquals(2 * 12, kept, "the final allocation keeps target_r x layers triplets");
+        long rows = 0;
+        try (SafetensorsFile f = SafetensorsFile.open(out.resolve("adapter_model.safetensors"))) {
+            for (String n : f.names()) if (n.endsWith(".lora_E")) rows += f.info(n).shape()[0];
+        }
+        assertEquals(kept, rows, "the file holds only the kept triplets");
+        SequenceClassification.Evaluation e = task.evaluate(task.loadTrained(out), test);
+        assertEquals(r.accuracyAfter(), e.accuracy(), 1e-12, "the saved AdaLoRA adapter computes what the trained model did");
     }
 
     @Test
