@@ -35,7 +35,7 @@ public final class Ops {
     }
 
     private static Variable output(Shape shape, boolean requiresGrad) {
-        return new Variable(new Tensor(shape, new float[shape.size()]), requiresGrad);
+        return Variable.pooledOutput(shape, requiresGrad);
     }
 
     private static Shape withLastDim(Shape s, int last) {
@@ -103,9 +103,30 @@ public final class Ops {
 
     /**
      * y = x·W' + b where W' is W [out, in] transposed, or W [in, out] as stored ({@code inOut}): the two layouts
-     * differ only in which GEMM layouts forward and backward call.
+     * differ only in which GEMM layouts forward and backward call. A linear is a LoRA linear without branches.
      */
     private static Variable affine(String op, Variable x, Variable w, Variable b, boolean inOut) {
+        return loraAffine(op, x, w, b, inOut, java.util.List.of());
+    }
+
+    /**
+     * One LoRA branch of a {@link #loraLinear}: adapter weights A [r, in] and B [out, r], the factor scaling, and
+     * the branch's input (x itself, or dropout(x)).
+     */
+    public record LoraBranch(Variable input, Variable a, Variable b, float scaling) {}
+
+    /**
+     * A LoRA linear in one op: y = x·Wᵀ + b + Σ scaling·(input·Aᵀ)·Bᵀ over the branches, W [out, in] (or [in, out]
+     * with {@code inOut}, Conv1D / fan_in_fan_out). Against composing linear, linear, linear and addScaled it keeps
+     * one [tokens, out] output instead of four and saves h = scaling·input·Aᵀ [tokens, r], which is all that B's
+     * gradient needs. Backward: dy reaches x through W (when x needs it) and, per branch, dh = scaling·dy·B,
+     * dB += dyᵀ·h, dA += dhᵀ·input, dinput += dh·A; a frozen W gets no weight gradient.
+     */
+    public static Variable loraLinear(Variable x, Variable w, Variable b, boolean inOut, java.util.List<LoraBranch> branches) {
+        return loraAffine("loraLinear", x, w, b, inOut, branches);
+    }
+
+    private static Variable loraAffine(String op, Variable x, Variable w, Variable b, boolean inOut, java.util.List<LoraBranch> branches) {
         int in = x.shape().cols(), rows = x.shape().rows();
         if (w.shape().rank() != 2 || w.shape().dim(inOut ? 0 : 1) != in) {
             throw new IllegalArgumentException(op + ": weight " + w.shape() + (inOut ? " ([in, out])" : " ([out, in])")
@@ -113,12 +134,32 @@ public final class Ops {
         }
         int out = w.shape().dim(inOut ? 1 : 0);
         if (b != null && b.size() != out) throw new IllegalArgumentException(op + ": bias " + b.shape() + " for " + out + " outputs");
-        Variable y = output(withLastDim(x.shape(), out), needsGrad(x, w, b));
+        boolean grad = needsGrad(x, w, b);
+        for (LoraBranch br : branches) {
+            int r = br.a().shape().dim(0);
+            if (br.a().shape().rank() != 2 || br.a().shape().dim(1) != in || !br.b().shape().equals(Shape.of(out, r))) {
+                throw new IllegalArgumentException(op + ": LoRA A " + br.a().shape() + " and B " + br.b().shape() + " do not fit "
+                    + in + " inputs and " + out + " outputs (A [r, in], B [out, r])");
+            }
+            if (!br.input().shape().equals(x.shape())) throw new IllegalArgumentException(op + ": LoRA input " + br.input().shape() + " vs x " + x.shape());
+            grad |= needsGrad(br.input(), br.a(), br.b());
+        }
+        Variable y = output(withLastDim(x.shape(), out), grad);
         if (inOut) times(rows, out, in, x.data(), w, y.data(), false);
         else timesTransposed(rows, out, in, x.data(), w, y.data(), false);
         if (b != null) {
             float[] yd = y.data(), bd = b.data();
             for (int r = 0; r < rows; r++) VectorMath.axpy(1f, bd, 0, yd, r * out, out);
+        }
+        float[][] hs = new float[branches.size()][];
+        for (int i = 0; i < branches.size(); i++) {
+            LoraBranch br = branches.get(i);
+            int r = br.a().shape().dim(0);
+            float[] h = Tape.current().allocate(rows * r);
+            Gemm.nt(rows, r, in, br.input().data(), br.a().data(), h, false);
+            VectorMath.scale(h, br.scaling(), h.length);
+            Gemm.nt(rows, out, r, h, br.b().data(), y.data(), true);
+            hs[i] = h;
         }
         if (y.requiresGrad()) {
             Tape.current().record(y, () -> {
@@ -138,13 +179,22 @@ public final class Ops {
                     float[] db = b.gradForAccumulation();
                     for (int r = 0; r < rows; r++) VectorMath.axpy(1f, dy, r * out, db, 0, out);
                 }
+                for (int i = 0; i < branches.size(); i++) {
+                    LoraBranch br = branches.get(i);
+                    int r = br.a().shape().dim(0);
+                    // h was saved already scaled, so dB = dyᵀ·h and dh = scaling·dy·B.
+                    if (br.b().requiresGrad()) Gemm.tn(out, r, rows, dy, hs[i], br.b().gradForAccumulation(), true);
+                    if (!br.a().requiresGrad() && !br.input().requiresGrad()) continue;
+                    float[] dh = Tape.current().allocate(rows * r);
+                    Gemm.nn(rows, r, out, dy, br.b().data(), dh, false);
+                    VectorMath.scale(dh, br.scaling(), dh.length);
+                    if (br.a().requiresGrad()) Gemm.tn(r, in, rows, dh, br.input().data(), br.a().gradForAccumulation(), true);
+                    if (br.input().requiresGrad()) Gemm.nn(rows, in, r, dh, br.a().data(), br.input().gradForAccumulation(), true);
+                }
             });
         }
         return y;
     }
-
-
-
 
     /**
      * Columns [from, to) of x [..., cols]: result [..., to − from] (splitting GPT-2's fused q|k|v projection).
@@ -234,7 +284,7 @@ public final class Ops {
     }
 
     private static void addProduct(float[] x, float[] y, float[] acc, int n) {
-        float[] tmp = new float[n];
+        float[] tmp = Tape.current().allocate(n);
         VectorMath.mul(x, y, tmp, n);
         VectorMath.axpy(1f, tmp, 0, acc, 0, n);
     }
@@ -540,9 +590,9 @@ public final class Ops {
             Tape.current().record(y, () -> {
                 if (y.grad() == null) return;
                 // The kernel adds into all three; a frozen input gets a scratch buffer that is dropped.
-                float[] dq = q.requiresGrad() ? q.gradForAccumulation() : new float[q.size()];
-                float[] dk = k.requiresGrad() ? k.gradForAccumulation() : new float[k.size()];
-                float[] dv = v.requiresGrad() ? v.gradForAccumulation() : new float[v.size()];
+                float[] dq = q.requiresGrad() ? q.gradForAccumulation() : Tape.current().allocate(q.size());
+                float[] dk = k.requiresGrad() ? k.gradForAccumulation() : Tape.current().allocate(k.size());
+                float[] dv = v.requiresGrad() ? v.gradForAccumulation() : Tape.current().allocate(v.size());
                 Attention.backward(q.data(), k.data(), v.data(), y.data(), lse, y.grad(), dq, dk, dv, s, causal, keyValid, scale);
             });
         }
@@ -598,14 +648,16 @@ public final class Ops {
         int counted = 0;
         for (int t : targets) if (t != ignoreIndex) counted++;
         float inv = counted == 0 ? 0f : 1f / counted;
-        float[] dLogits = grad ? new float[logits.size()] : null;
+        float[] dLogits = grad ? Tape.current().allocate(logits.size()) : null;
         CrossEntropy.Result r = CrossEntropy.forwardBackward(logits.data(), rows, vocab, targets, ignoreIndex, dLogits, inv);
         Variable loss = output(Shape.of(), grad);
         loss.data()[0] = (float) (r.count() == 0 ? 0 : r.lossSum() / r.count());
         if (grad) {
             Tape.current().record(loss, () -> {
                 if (loss.grad() == null) return;
-                VectorMath.axpy(loss.grad()[0], dLogits, 0, logits.gradForAccumulation(), 0, dLogits.length);
+                // dLogits is this op's own: it becomes the logits' gradient when none has arrived yet (the usual
+                // case), which spares a second [rows, vocab] array.
+                logits.addGradHandingOver(dLogits, loss.grad()[0]);
             });
         }
         return loss;

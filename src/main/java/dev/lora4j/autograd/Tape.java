@@ -1,7 +1,11 @@
 package dev.lora4j.autograd;
 
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The reverse-mode tape: ops append a backward step while recording; {@link #backward} seeds the loss
@@ -20,6 +24,12 @@ public final class Tape {
     private final List<Step> steps = new ArrayList<>();
     private final List<Variable> intermediates = new ArrayList<>();
     private int noGradDepth;
+
+    /** Arrays smaller than this are not worth pooling: the allocator hands them out as cheaply. */
+    private static final int POOL_MIN = 4096;
+    private final Map<Integer, ArrayDeque<float[]>> free = new HashMap<>();
+    private final java.util.Set<float[]> lent = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    private int reuseDepth;
 
     private Tape() {}
 
@@ -43,6 +53,68 @@ public final class Tape {
                 t.noGradDepth--;
             }
         };
+    }
+
+    /**
+     * Scope in which op outputs and activation gradients come from a pool of arrays that the previous scope gave
+     * back, instead of new allocations: a training step makes (almost) no garbage, so the collector has nothing
+     * to copy or reclaim and the heap stays at one step's peak. During {@link #backward} each recorded output's
+     * arrays return to the pool as soon as its step has run (its gradient is then complete and used), so that
+     * the gradients of earlier layers reuse the activations of later ones; when the outermost scope closes,
+     * everything else handed out inside it returns too. So <b>no value recorded inside may be read after
+     * backward</b> (read the loss before): {@code try (var s = Tape.current().reuseBuffers()) { forward, read
+     * the loss, backward }}. Parameter gradients are never pooled. {@link #dropBuffers()} lets the pool go.
+     */
+    public Scope reuseBuffers() {
+        reuseDepth++;
+        boolean[] closed = {false};
+        return () -> {
+            if (closed[0]) return;
+            closed[0] = true;
+            if (--reuseDepth == 0) {
+                for (float[] a : lent) free.computeIfAbsent(a.length, n -> new ArrayDeque<>()).push(a);
+                lent.clear();
+            }
+        };
+    }
+
+    private void giveBack(Variable v) {
+        if (!v.pooled()) return;
+        float[] g = v.grad();
+        if (g != null && lent.remove(g)) {
+            v.clearGrad();
+            free.computeIfAbsent(g.length, n -> new ArrayDeque<>()).push(g);
+        }
+        float[] d = v.value().data();
+        if (lent.remove(d)) free.computeIfAbsent(d.length, n -> new ArrayDeque<>()).push(d);
+    }
+
+    /** Forgets the pooled arrays (after training, so that the memory can be collected). */
+    public void dropBuffers() {
+        free.clear();
+    }
+
+    /** A zeroed array of n floats: from the pool inside {@link #reuseBuffers()}, otherwise new. */
+    float[] allocate(int n) {
+        if (reuseDepth == 0 || n < POOL_MIN) return new float[n];
+        ArrayDeque<float[]> q = free.get(n);
+        float[] a = q == null ? null : q.poll();
+        if (a == null) a = new float[n];
+        else Arrays.fill(a, 0f);
+        lent.add(a);
+        return a;
+    }
+
+    /** Arrays waiting in the pool (for tests). */
+    int pooledArrays() {
+        int n = 0;
+        for (ArrayDeque<float[]> q : free.values()) n += q.size();
+        return n;
+    }
+
+    /** Whether {@link #allocate} pools right now (an output made now gets its gradient from the pool too). */
+    boolean reusing() {
+        return reuseDepth > 0;
     }
 
     /** A scope that closes without checked exceptions. */
@@ -72,7 +144,12 @@ public final class Tape {
             if (loss.size() != 1) throw new IllegalArgumentException("backward needs a scalar loss, got shape " + loss.shape());
             if (!loss.requiresGrad()) throw new IllegalStateException("loss does not depend on any trainable parameter");
             loss.gradForAccumulation()[0] += seed;
-            for (int i = steps.size() - 1; i >= 0; i--) steps.get(i).backward();
+            for (int i = steps.size() - 1; i >= 0; i--) {
+                steps.get(i).backward();
+                // Inside reuseBuffers, an output whose step has run is needed by nobody any more (its consumers'
+                // steps ran before): its value and gradient go back to the pool for the steps still to run.
+                if (reuseDepth > 0) giveBack(intermediates.get(i));
+            }
         } finally {
             clear();
         }

@@ -12,10 +12,24 @@ public final class Variable {
     private final Tensor value;
     private boolean requiresGrad;
     private float[] grad;
+    /** An op output made inside {@link Tape#reuseBuffers()}: its gradient comes from the same pool. */
+    private boolean pooled;
 
     public Variable(Tensor value, boolean requiresGrad) {
         this.value = value;
         this.requiresGrad = requiresGrad;
+    }
+
+    /** An op output, its value (and later its gradient) from the tape's pool when one is in use. */
+    static Variable pooledOutput(Shape shape, boolean requiresGrad) {
+        Tape t = Tape.current();
+        Variable v = new Variable(new Tensor(shape, t.allocate(shape.size())), requiresGrad);
+        v.pooled = t.reusing();
+        return v;
+    }
+
+    boolean pooled() {
+        return pooled;
     }
 
     /** A constant: data that is never differentiated (inputs, targets). */
@@ -62,8 +76,23 @@ public final class Variable {
     /** The gradient buffer to accumulate into, allocated zeroed on first use. Only for variables that require it. */
     public float[] gradForAccumulation() {
         if (!requiresGrad) throw new IllegalStateException("gradient requested for a variable that does not require one " + shape());
-        if (grad == null) grad = new float[value.size()];
+        if (grad == null) grad = pooled ? Tape.current().allocate(value.size()) : new float[value.size()];
         return grad;
+    }
+
+    /**
+     * Adds scale·g into the gradient. When no gradient has arrived yet, g itself, scaled in place, becomes the
+     * gradient: the caller hands g over and must not use it again.
+     */
+    void addGradHandingOver(float[] g, float scale) {
+        if (!requiresGrad) throw new IllegalStateException("gradient given to a variable that does not require one " + shape());
+        if (g.length != value.size()) throw new IllegalArgumentException("gradient of " + g.length + " elements for " + shape());
+        if (grad == null) {
+            if (scale != 1f) dev.lora4j.kernel.VectorMath.scale(g, scale, g.length);
+            grad = g;
+        } else {
+            dev.lora4j.kernel.VectorMath.axpy(scale, g, 0, grad, 0, g.length);
+        }
     }
 
     public void zeroGrad() {

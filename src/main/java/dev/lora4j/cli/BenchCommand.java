@@ -10,8 +10,8 @@ import picocli.CommandLine.Option;
 
 /** `lora4j bench ...`: micro and end-to-end benchmarks, each printing JSON lines. */
 @Command(name = "bench", mixinStandardHelpOptions = true, description = "Benchmarks that print one JSON line per case.",
-    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.BaseDTypeSteps.class,
-        BenchCommand.Serve.class})
+    subcommands = {BenchCommand.Gemm.class, BenchCommand.Load.class, BenchCommand.RandomModel.class, BenchCommand.Train.class,
+        BenchCommand.Decode.class, BenchCommand.BaseDTypeSteps.class, BenchCommand.Serve.class})
 final class BenchCommand implements Runnable {
     @Override
     public void run() {
@@ -106,6 +106,62 @@ final class BenchCommand implements Runnable {
         public Integer call() throws Exception {
             System.out.println(new ObjectMapper().writeValueAsString(
                 dev.lora4j.bench.BaseDTypeBenchmark.run(model, baseDType, target, batch, seq, warmup, steps)));
+            return 0;
+        }
+    }
+
+    @Command(name = "train", mixinStandardHelpOptions = true,
+        description = {"LoRA training throughput on a random-weight model of a real model's shape (the PyTorch reference's work).",
+            "Prints one JSON line: tokens_per_s, step_s (median of the warm steps), peak_rss_mb, gflops, ...",
+            "Example: lora4j bench train --shape smollm2-135m --steps 5"})
+    static final class Train implements Callable<Integer> {
+        @Option(names = "--shape", required = true, description = "smollm2-135m (batch 4 x seq 256) or minilm-l6 (batch 16 x seq 128)")
+        String shape;
+
+        @Option(names = "--steps", description = "optimizer steps, the first one cold (default ${DEFAULT-VALUE})")
+        int steps = 5;
+
+        @Option(names = "--batch", description = "sequences per step (default: the shape's)")
+        int batch;
+
+        @Option(names = "--seq", description = "tokens per sequence (default: the shape's)")
+        int seq;
+
+        @Option(names = "--rank", description = "LoRA rank r; alpha is 2r (default ${DEFAULT-VALUE})")
+        int rank = 8;
+
+        @Option(names = "--seed", description = "default ${DEFAULT-VALUE}")
+        long seed = 0;
+
+        @Option(names = "--no-reuse-buffers", negatable = false,
+            description = "allocate every activation anew (the GC's work) instead of reusing the previous step's arrays")
+        boolean noReuse;
+
+        @Override
+        public Integer call() throws Exception {
+            var options = new dev.lora4j.bench.TrainBenchmark.Options(dev.lora4j.bench.TrainBenchmark.ModelShape.parse(shape),
+                steps, batch, seq, rank, seed, !noReuse);
+            var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
+            System.out.println(json.writeValueAsString(dev.lora4j.bench.TrainBenchmark.run(options)));
+            return 0;
+        }
+    }
+
+    @Command(name = "decode", mixinStandardHelpOptions = true,
+        description = {"Greedy decode tokens/s of a random smollm2-135m-shaped model with a LoRA adapter unmerged vs merged,",
+            "and the adapter's save and load time. Prints one JSON line.",
+            "Example: lora4j bench decode --tokens 64"})
+    static final class Decode implements Callable<Integer> {
+        @Option(names = "--prompt", description = "prompt tokens (default ${DEFAULT-VALUE})")
+        int prompt = 16;
+
+        @Option(names = "--tokens", description = "new tokens per generation (default ${DEFAULT-VALUE})")
+        int tokens = 64;
+
+        @Override
+        public Integer call() throws Exception {
+            var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
+            System.out.println(json.writeValueAsString(dev.lora4j.bench.DecodeBenchmark.run(prompt, tokens, 0)));
             return 0;
         }
     }

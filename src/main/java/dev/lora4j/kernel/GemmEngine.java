@@ -105,6 +105,8 @@ final class GemmEngine {
             for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
         }
         boolean serial = Parallel.insideWorker() || Parallel.threads() == 1 || (long) m * n * k < 64L * 64 * 64;
+        // A LoRA branch's products (one dimension is the rank) stream their wide operands instead of packing them.
+        if (b.array() != null && SkinnyGemm.tryRun(m, n, k, a, aOff, lda, transA, b.array(), b.offset(), b.ld(), transB, c, cOff, ldc, serial)) return;
         // K blocks of equal depth (K=576 with KC=384 runs as 2 x 288, not 384 + 192): a thin last block would
         // pay a full pass over the C tile for little work.
         int kBlocks = (k + KC - 1) / KC;

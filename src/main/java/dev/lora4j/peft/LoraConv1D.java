@@ -20,6 +20,16 @@ public final class LoraConv1D extends LoraLinearBase<Conv1D> {
         return baseLayer().weight();
     }
 
+    @Override
+    protected Variable baseBias() {
+        return baseLayer().bias();
+    }
+
+    @Override
+    protected boolean baseWeightInOut() {
+        return true;
+    }
+
     /** scaling·(B·A)ᵀ, [in, out]: the Conv1D weight's layout. */
     @Override
     protected Tensor arrange(float[] ba, int out, int in, float scaling) {

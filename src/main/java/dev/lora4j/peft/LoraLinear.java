@@ -20,6 +20,16 @@ public final class LoraLinear extends LoraLinearBase<Linear> {
         return baseLayer().weight();
     }
 
+    @Override
+    protected Variable baseBias() {
+        return baseLayer().bias();
+    }
+
+    @Override
+    protected boolean baseWeightInOut() {
+        return false;
+    }
+
     /** The Linear's weight is [out, in], B·A's own layout. */
     @Override
     protected Tensor arrange(float[] ba, int out, int in, float scaling) {

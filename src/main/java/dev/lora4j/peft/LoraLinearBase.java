@@ -163,29 +163,42 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
 
     @Override
     public Variable forward(Variable x) {
-        Variable y = base.get().forward(x);
         long call = forwardCalls++;
-        for (String name : adapters.unmergedActive()) {
+        List<String> active = adapters.unmergedActive();
+        if (active.isEmpty()) return base.get().forward(x);
+        // One fused op for the base and every active branch: a single [tokens, out] output, and per branch only
+        // the thin scaling·x·Aᵀ [tokens, r] kept for the backward (see Ops.loraLinear).
+        List<Ops.LoraBranch> branches = new java.util.ArrayList<>(active.size());
+        java.util.Map<String, Variable> doraInputs = new java.util.LinkedHashMap<>();
+        for (String name : active) {
             AdapterSet.Settings s = adapters.require(name);
             Variable in = training() && s.dropout() > 0 ? Ops.dropout(x, s.dropout(), dropoutSeed * 31 + call) : x;
-            // x·Aᵀ is the thin [tokens, r] product; its output is what B's weight gradient needs, kept by the tape.
-            Variable h = loraA.at(name).forward(in);
-            Variable lora = loraB.at(name).forward(h);
-            if (!s.dora()) {
-                y = Ops.addScaled(y, lora, s.scaling());
-                continue;
-            }
+            if (s.dora()) doraInputs.put(name, in);
+            else branches.add(new Ops.LoraBranch(in, loraA.at(name).weight(), loraB.at(name).weight(), s.scaling()));
+        }
+        Variable y = Ops.loraLinear(x, baseWeight(), baseBias(), baseWeightInOut(), branches);
+        for (var e : doraInputs.entrySet()) {
+            String name = e.getKey();
+            Variable in = e.getValue();
+            float scaling = adapters.require(name).scaling();
+            Variable lora = loraB.at(name).forward(loraA.at(name).forward(in));
             // DoRA: y += g⊙(W·x' + scaling·lora) − W·x', g = m/‖W + scaling·B·A‖ with the norm a constant.
             float[] norms = heldNorms.containsKey(name) ? heldNorms.get(name) : weightNorms(name);
             float[] inverse = new float[norms.length];
             for (int o = 0; o < norms.length; o++) inverse[o] = 1f / norms[o];
             Variable g = Ops.mul(loraMagnitude.at(name).weight(), Variable.constant(Tensor.of(inverse, inverse.length)));
             Variable wx = baseWithoutBias(in);
-            Variable directed = Ops.scaleColumns(Ops.addScaled(wx, lora, s.scaling()), g);
+            Variable directed = Ops.scaleColumns(Ops.addScaled(wx, lora, scaling), g);
             y = Ops.addScaled(Ops.add(y, directed), wx, -1f);
         }
         return y;
     }
+
+    /** The base layer's bias, or null. */
+    protected abstract Variable baseBias();
+
+    /** Whether the base weight is stored [in, out] (Conv1D) rather than [out, in]. */
+    protected abstract boolean baseWeightInOut();
 
     @Override
     public Tensor deltaWeight(String name) {

@@ -150,11 +150,17 @@ public final class Trainer {
                 int inStep = 0;
                 for (int b = firstMicro; b < microPerEpoch; b++) {
                     List<T> batch = order.subList(b * options.batchSize(), Math.min(order.size(), (b + 1) * options.batchSize()));
-                    LossFunction.Result r = lossFn.loss(batch);
-                    float loss = r.loss().data()[0];
-                    if (!Float.isFinite(loss)) throw diverged(loss, step + 1, epoch, b, lastCheckpoint);
-                    // Each micro-batch's mean loss counts 1/gradAccum, so the step sees the mean over the step.
-                    Tape.current().backward(r.loss(), 1f / options.gradAccum());
+                    LossFunction.Result r;
+                    float loss;
+                    // Activations and their gradients come from arrays the previous micro-batch gave back, so the
+                    // steady state makes almost no garbage; nothing computed inside is read after backward.
+                    try (var reuse = Tape.current().reuseBuffers()) {
+                        r = lossFn.loss(batch);
+                        loss = r.loss().data()[0];
+                        if (!Float.isFinite(loss)) throw diverged(loss, step + 1, epoch, b, lastCheckpoint);
+                        // Each micro-batch's mean loss counts 1/gradAccum, so the step sees the mean over the step.
+                        Tape.current().backward(r.loss(), 1f / options.gradAccum());
+                    }
                     stepLoss += loss;
                     inStep++;
                     seenExamples += batch.size();
@@ -187,6 +193,7 @@ public final class Trainer {
                 }
             }
         }
+        Tape.current().dropBuffers();
         history.finish((System.nanoTime() - start - evalNanos) / 1e9, seenExamples - restoredExamples, seenTokens - restoredTokens);
         if (metricsFile != null) MetricsLog.write(metricsFile, history);
         return history;

@@ -76,6 +76,54 @@ class OpsGradientTest {
     }
 
     @Test
+    void loraLinearTwoBranchesOneThroughDropout() {
+        // Sizes above SkinnyGemm's threshold except the ranks, so every LoRA product takes the skinny kernels.
+        Variable x = param(rnd, 1, 20, 18);
+        Variable w = param(rnd, 0.3, 17, 18);
+        Variable b = param(rnd, 0.3, 17);
+        Variable a1 = param(rnd, 0.3, 3, 18), b1 = param(rnd, 0.3, 17, 3);
+        Variable a2 = param(rnd, 0.3, 2, 18), b2 = param(rnd, 0.3, 17, 2);
+        float[] r = probe(20 * 17);
+        GradCheck.of("loraLinear", () -> {
+            Variable dropped = Ops.dropout(x, 0.25f, 7);
+            return Ops.dot(Ops.loraLinear(x, w, b, false, java.util.List.of(
+                new Ops.LoraBranch(x, a1, b1, 2f), new Ops.LoraBranch(dropped, a2, b2, 0.5f))), r);
+        }).wrt("x", x).wrt("W", w).wrt("b", b).wrt("A1", a1).wrt("B1", b1).wrt("A2", a2).wrt("B2", b2).run();
+    }
+
+    @Test
+    void loraLinearInOutWithFrozenWeight() {
+        Variable x = param(rnd, 1, 19, 17);
+        Variable w = Variable.constant(Tensor.of(randn(rnd, 17 * 21, 0.3), 17, 21));
+        Variable a = param(rnd, 0.3, 4, 17), bb = param(rnd, 0.3, 21, 4);
+        float[] r = probe(19 * 21);
+        GradCheck.of("loraLinear inOut", () -> Ops.dot(Ops.loraLinear(x, w, null, true,
+            java.util.List.of(new Ops.LoraBranch(x, a, bb, 1.5f))), r)).wrt("x", x).wrt("A", a).wrt("B", bb).run();
+        assertEquals(null, w.grad());
+    }
+
+    @Test
+    void loraLinearEqualsTheComposedBranch() {
+        // The fused op against the same branch built from linear, linear and addScaled: outputs and every gradient.
+        Variable x = param(rnd, 1, 24, 20);
+        Variable w = param(rnd, 0.3, 18, 20), b = param(rnd, 0.3, 18);
+        Variable a = param(rnd, 0.3, 4, 20), bb = param(rnd, 0.3, 18, 4);
+        float[] r = probe(24 * 18);
+        java.util.function.Supplier<float[][]> grads = () -> new float[][] {x.grad().clone(), w.grad().clone(), b.grad().clone(), a.grad().clone(), bb.grad().clone()};
+        Variable fused = Ops.loraLinear(x, w, b, false, java.util.List.of(new Ops.LoraBranch(x, a, bb, 2f)));
+        Tape.current().backward(Ops.dot(fused, r));
+        float[][] g1 = grads.get();
+        for (Variable v : new Variable[] {x, w, b, a, bb}) v.clearGrad();
+        Variable composed = Ops.addScaled(Ops.linear(x, w, b), Ops.linear(Ops.linear(x, a, null), bb, null), 2f);
+        Tape.current().backward(Ops.dot(composed, r));
+        float[][] g2 = grads.get();
+        for (int i = 0; i < fused.size(); i++) assertEquals(composed.data()[i], fused.data()[i], 1e-4, "y[" + i + "]");
+        for (int k = 0; k < g1.length; k++) {
+            for (int i = 0; i < g1[k].length; i++) assertEquals(g2[k][i], g1[k][i], 1e-4 * (1 + Math.abs(g2[k][i])), "grad " + k + "[" + i + "]");
+        }
+    }
+
+    @Test
     void linearWithoutBias() {
         Variable x = param(rnd, 1, 3, 4);
         Variable w = param(rnd, 0.5, 6, 4);

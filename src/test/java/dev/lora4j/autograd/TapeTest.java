@@ -248,4 +248,46 @@ class TapeTest {
         Tape.current().backward(loss);
         assertNull(w.grad());
     }
+
+    /** Two steps of a small LoRA-style model; returns the parameters' gradients and the step's last output array. */
+    private static Object[] twoSteps(Variable x, Variable w, Variable a, Variable b, float[] r, boolean reuse) {
+        float[] lastArray = null;
+        float[][] grads = null;
+        for (int step = 0; step < 2; step++) {
+            a.clearGrad();
+            b.clearGrad();
+            try (var s = reuse ? Tape.current().reuseBuffers() : null) {
+                Variable h = Ops.gelu(Ops.loraLinear(x, w, null, false, java.util.List.of(new Ops.LoraBranch(x, a, b, 2f))));
+                Variable y = Ops.mul(h, Ops.silu(h));
+                lastArray = y.data();
+                Tape.current().backward(Ops.dot(y, r));
+            }
+            grads = new float[][] {a.grad().clone(), b.grad().clone()};
+        }
+        return new Object[] {grads, lastArray};
+    }
+
+    @Test
+    void reusedBuffersGiveTheSameGradientsAndAreReallyReused() {
+        Random rnd = new Random(5);
+        // 96 x 80 outputs: above the pool's minimum size, so outputs and activation gradients are pooled.
+        Variable x = Variable.constant(Tensor.of(randn(rnd, 96 * 64, 1), 96, 64));
+        Variable w = Variable.constant(Tensor.of(randn(rnd, 80 * 64, 0.2), 80, 64));
+        Variable a = param(rnd, 0.2, 4, 64), b = param(rnd, 0.2, 80, 4);
+        float[] r = randn(rnd, 96 * 80, 1);
+        Object[] fresh = twoSteps(x, w, a, b, r, false);
+        Object[] pooled = twoSteps(x, w, a, b, r, true);
+        float[][] g1 = (float[][]) fresh[0], g2 = (float[][]) pooled[0];
+        for (int k = 0; k < g1.length; k++) {
+            for (int i = 0; i < g1[k].length; i++) assertEquals(g1[k][i], g2[k][i], 0f, "gradient " + k + "[" + i + "]");
+        }
+        // Every array the second step needed came from the pool the first filled: none new, none missing.
+        Tape.current().dropBuffers();
+        twoSteps(x, w, a, b, r, true);
+        int afterTwo = Tape.current().pooledArrays();
+        assertTrue(afterTwo > 4, "outputs and activation gradients were pooled: " + afterTwo);
+        twoSteps(x, w, a, b, r, true);
+        assertEquals(afterTwo, Tape.current().pooledArrays());
+        Tape.current().dropBuffers();
+    }
 }

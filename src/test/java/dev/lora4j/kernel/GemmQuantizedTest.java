@@ -33,12 +33,13 @@ class GemmQuantizedTest {
             float[] expected = new float[m * n], actual = new float[m * n];
             Gemm.nt(m, n, k, a, dense, expected, false);
             Gemm.nt(m, n, k, a, q, actual, false);
-            assertArrayEquals(expected, actual, 0f, "nt " + java.util.Arrays.toString(s));
+            // Dense F32 with few rows may take the skinny (unpacked) kernel, which sums in another order: a few ulps.
+            assertArrayEquals(expected, actual, 2e-5f, "nt " + java.util.Arrays.toString(s));
             // The same W [n, k] as the B [K = n, N = k] of the input gradient dX = dY·W, accumulating.
             float[] dy = GemmTest.random(rnd, m * n), e2 = GemmTest.random(rnd, m * k), a2 = e2.clone();
             Gemm.nn(m, k, n, dy, dense, e2, true);
             Gemm.nn(m, k, n, dy, q, a2, true);
-            assertArrayEquals(e2, a2, 0f, "nn " + java.util.Arrays.toString(s));
+            assertArrayEquals(e2, a2, 2e-5f, "nn " + java.util.Arrays.toString(s));
         }
     }
 

@@ -19,7 +19,12 @@ class GemmTest {
             {1, 1, 1}, {7, 33, 129}, {33, 7, 1}, {129, 1000, 7}, {6, 32, 256}, {12, 64, 257},
             {1000, 33, 33}, {5, 5, 600}, {200, 130, 300}, {1, 1000, 129}, {300, 8, 520},
             // wide B: several column chunks and N blocks, so A is packed once and shared
-            {37, 2100, 300}, {13, 4200, 70}
+            {37, 2100, 300}, {13, 4200, 70},
+            // one dimension small (a LoRA rank): SkinnyGemm's expand (K), project (N) and outer (M) paths, with
+            // ragged rows, columns and vector tails
+            {200, 130, 8}, {90, 130, 1}, {70, 300, 16}, {130, 3, 90}, {70, 16, 300}, {8, 300, 520}, {5, 77, 200}, {16, 70, 300},
+            // decode through a LoRA branch: one row, rank 8
+            {1, 8, 576}, {1, 576, 8}, {3, 40, 8}, {2, 8, 30}
         };
         Stream.Builder<Arguments> b = Stream.builder();
         for (int[] s : mnk) for (Layout l : Layout.values()) for (boolean acc : new boolean[] {false, true})
