@@ -194,10 +194,10 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--eval-every", description = "evaluate every N optimizer steps (0 = before and after only; default ${DEFAULT-VALUE})")
     int evalEvery;
 
-    @Option(names = "--save-every", description = "checkpoint every N optimizer steps into <out>/checkpoints (0 = never; default ${DEFAULT-VALUE})")
+    @Option(names = "--save-every", description = "checkpoint every N optimizer steps into <out>/checkpoint-N (0 = never; default ${DEFAULT-VALUE})")
     int saveEvery = 50;
 
-    @Option(names = "--resume", description = "continue from the latest checkpoint in <out>/checkpoints")
+    @Option(names = "--resume", description = "continue from <out>/latest_checkpoint")
     boolean resume;
 
     @Option(names = "--max-seq-len", description = "default ${DEFAULT-VALUE}")

@@ -143,7 +143,7 @@ public final class CausalLmTraining {
         TrainableParameters params = peft.trainableParameters();
         root.train(true);
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
-        Trainer trainer = new Trainer(options.withBatchSize(1), progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+        Trainer trainer = new Trainer(options.withBatchSize(1), progress).withCheckpoints(outDir, saveEvery, resume)
             .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
                 root.train(false);
                 try {

@@ -22,7 +22,10 @@ import java.util.stream.Stream;
  * a run killed at any moment leaves the previous checkpoint intact.
  */
 final class Checkpoint {
-    private static final String LATEST = "latest";
+    /** The file naming the newest complete checkpoint directory. */
+    static final String LATEST = "latest_checkpoint";
+    /** Checkpoint directories are {@code checkpoint-<step>}, as transformers' Trainer names them. */
+    static final String PREFIX = "checkpoint-";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Where the loop stood after {@code step} optimizer steps, with the history that led there. */
@@ -32,7 +35,7 @@ final class Checkpoint {
 
     static void save(Path root, List<Variable> trainable, Optimizer optimizer, Progress progress) throws IOException {
         Files.createDirectories(root);
-        String name = "step-" + progress.step();
+        String name = PREFIX + progress.step();
         Path dir = root.resolve(name);
         Files.createDirectories(dir);
         Map<String, Tensor> weights = new LinkedHashMap<>();
@@ -46,7 +49,7 @@ final class Checkpoint {
         Files.writeString(tmp, name);
         Files.move(tmp, root.resolve(LATEST), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         try (Stream<Path> old = Files.list(root)) {
-            for (Path p : old.filter(p -> p.getFileName().toString().startsWith("step-") && !p.equals(dir)).toList()) deleteTree(p);
+            for (Path p : old.filter(p -> p.getFileName().toString().startsWith(PREFIX) && !p.equals(dir)).toList()) deleteTree(p);
         }
     }
 

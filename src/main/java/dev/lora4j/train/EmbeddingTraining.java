@@ -61,7 +61,7 @@ public final class EmbeddingTraining {
         LoraModel peft = LoraModel.inject(model, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
         model.train(true);
-        TrainingHistory history = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+        TrainingHistory history = new Trainer(options, progress).withCheckpoints(outDir, saveEvery, resume)
             .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
                 model.train(false);
                 try {

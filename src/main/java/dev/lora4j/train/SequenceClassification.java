@@ -66,7 +66,7 @@ public final class SequenceClassification {
     private boolean resume;
 
     /**
-     * Checkpoints into {@code <out>/checkpoints} every {@code saveEvery} steps (0 = never); with {@code resume},
+     * Checkpoints into {@code <out>/checkpoint-N} every {@code saveEvery} steps (0 = never); with {@code resume},
      * a run continues from the latest one there. LoRA dropout masks after a resume are new draws, so with dropout
      * on, a resumed run is a correct continuation but not bit-identical to an uninterrupted one.
      */
@@ -266,7 +266,7 @@ public final class SequenceClassification {
 
         model.train(true);
         Tokenizer tok = tokenizer;
-        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir.resolve("checkpoints"), saveEvery, resume)
+        Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir, saveEvery, resume)
             .withMetricsLog(outDir.resolve(MetricsLog.FILE)).withEvaluator(() -> {
                 model.train(false);
                 try {

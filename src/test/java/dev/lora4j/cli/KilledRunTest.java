@@ -39,7 +39,7 @@ class KilledRunTest {
             Lora4j.class.getName(), "train", "--out", killed.toString()));
         cmd.addAll(flags);
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(tmp.resolve("killed.log").toFile()).start();
-        Path latest = killed.resolve("checkpoints/latest");
+        Path latest = killed.resolve("latest_checkpoint");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (p.isAlive() && System.nanoTime() < deadline && !(Files.exists(latest) && stepOf(latest) >= 5)) Thread.sleep(20);
         assertTrue(p.isAlive(), "the run ended before it could be killed:\n" + Files.readString(tmp.resolve("killed.log")));
@@ -56,7 +56,7 @@ class KilledRunTest {
 
     private static int stepOf(Path latest) throws Exception {
         String s = Files.readString(latest).trim();
-        return s.startsWith("step-") ? Integer.parseInt(s.substring(5)) : -1;
+        return s.startsWith("checkpoint-") ? Integer.parseInt(s.substring("checkpoint-".length())) : -1;
     }
 
     private static String[] concat(List<String> a, List<String> b) {

@@ -59,7 +59,7 @@ class ResumeTest {
         Trainer first = new Trainer(OPTIONS, false).withCheckpoints(dir, 3, false);
         assertThrows(IllegalStateException.class, () -> first.fit(EXAMPLES, List.of(killed.weight(), killed.bias()),
             loss(killed, new int[1], 17)));  // dies in step 9, after the checkpoint of step 6
-        assertEquals("step-6", Files.readString(dir.resolve("latest")).trim());
+        assertEquals("checkpoint-6", Files.readString(dir.resolve(Checkpoint.LATEST)).trim());
 
         Linear resumed = model();
         TrainingHistory rest = new Trainer(OPTIONS, false).withCheckpoints(dir, 3, true)
@@ -68,7 +68,7 @@ class ResumeTest {
         assertArrayEquals(uninterrupted.bias().data(), resumed.bias().data(), 0f);
         assertEquals(full.losses(), rest.losses(), "the resumed history continues the interrupted one");
         try (var files = Files.list(dir)) {
-            assertTrue(files.noneMatch(p -> p.getFileName().toString().equals("step-6")), "older checkpoints are removed");
+            assertTrue(files.noneMatch(p -> p.getFileName().toString().equals("checkpoint-6")), "older checkpoints are removed");
         }
     }
 

@@ -38,8 +38,8 @@ class TrainerTest {
             () -> trainer.fit(ResumeTest.EXAMPLES, List.of(m.weight(), m.bias()), poisoned));
         assertEquals(5, e.step());
         assertTrue(e.getMessage().contains("the last good checkpoint is step 4"), e.getMessage());
-        assertEquals("step-4", Files.readString(dir.resolve("latest")).trim());
-        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("step-4/trainable.safetensors"))) {
+        assertEquals("checkpoint-4", Files.readString(dir.resolve(Checkpoint.LATEST)).trim());
+        try (SafetensorsFile f = SafetensorsFile.open(dir.resolve("checkpoint-4/trainable.safetensors"))) {
             assertArrayEquals(f.tensor("p.0").data(), m.weight().data(), 0f, "the NaN never reached the weights");
         }
     }
