@@ -50,7 +50,7 @@ public final class PeftAdapterReader {
         if ("ADALORA".equals(o.path("peft_type").asText(null))) {
             throw new IllegalArgumentException(file + ": an AdaLoRA adapter; read it with readAdaLoraConfig");
         }
-        return parse(o, file, false);
+        return parse(o, file, "GLORA".equals(o.path("peft_type").asText(null)) ? "GLORA" : "LORA");
     }
 
     private static JsonNode readJson(Path adapterDir) throws IOException {
@@ -75,6 +75,11 @@ public final class PeftAdapterReader {
         return "ADALORA".equals(readJson(adapterDir).path("peft_type").asText(null));
     }
 
+    /** True when the adapter in {@code adapterDir} is a GLoRA one (lora4j's peft_type GLORA, see {@link GloraLinear}). */
+    public static boolean isGlora(Path adapterDir) throws IOException {
+        return "GLORA".equals(readJson(adapterDir).path("peft_type").asText(null));
+    }
+
     /** An AdaLoRA adapter_config.json: its settings and its last allocation (null when it never pruned). */
     public record AdaLoraAdapter(AdaLoraConfig config, Map<String, boolean[]> rankPattern) {}
 
@@ -86,7 +91,7 @@ public final class PeftAdapterReader {
         JsonNode o = readJson(adapterDir);
         Path file = adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE);
         if (!"ADALORA".equals(o.path("peft_type").asText(null))) throw new IllegalArgumentException(file + ": peft_type is not ADALORA");
-        LoraConfig lora = parse(o, file, true);
+        LoraConfig lora = parse(o, file, "ADALORA");
         // Peft's AdaLoraConfig defaults for missing fields.
         AdaLoraConfig c = new AdaLoraConfig(lora, o.path("target_r").asInt(8), o.path("init_r").asInt(12), o.path("tinit").asInt(0),
             o.path("tfinal").asInt(0), o.path("deltaT").asInt(1), o.path("beta1").asDouble(0.85), o.path("beta2").asDouble(0.85),
@@ -112,11 +117,12 @@ public final class PeftAdapterReader {
         return new AdaLoraAdapter(c, pattern);
     }
 
-    private static LoraConfig parse(JsonNode o, Path file, boolean adaLora) {
+    private static LoraConfig parse(JsonNode o, Path file, String expectedType) {
+        boolean adaLora = expectedType.equals("ADALORA");
         String type = text(o, "peft_type", file, null);
-        if (!(adaLora ? "ADALORA" : "LORA").equals(type)) {
+        if (!expectedType.equals(type)) {
             throw new IllegalArgumentException(file + ": peft_type is " + (type == null ? "missing" : "'" + type + "'")
-                + "; lora4j supports LORA and ADALORA adapters");
+                + "; lora4j supports LORA, ADALORA and GLORA adapters");
         }
         // These select a subset of the matched layers or duplicate layers; ignoring them would wrap the wrong set.
         for (String f : List.of("layers_to_transform", "layer_replication")) {
@@ -246,6 +252,7 @@ public final class PeftAdapterReader {
         boolean ada = isAdaLora(adapterDir);
         AdaLoraAdapter adaConfig = ada ? readAdaLoraConfig(adapterDir) : null;
         LoraModel lora = ada ? LoraModel.injectAdaLora(model, adapterName, adaConfig.config().lora(), seed)
+            : isGlora(adapterDir) ? LoraModel.injectGlora(model, adapterName, readConfig(adapterDir), seed)
             : LoraModel.inject(model, adapterName, readConfig(adapterDir), seed);
         try {
             if (ada && adaConfig.rankPattern() != null) resizeToPattern(lora, adapterName, adaConfig.rankPattern(), adapterDir);
@@ -279,6 +286,7 @@ public final class PeftAdapterReader {
 
     /** Adds the adapter in {@code adapterDir} to an existing LoRA model, loads its weights and makes it active. */
     public static void loadInto(LoraModel lora, Path adapterDir, String adapterName) throws IOException {
+        if (isGlora(adapterDir)) throw new IllegalArgumentException(adapterDir + ": a GLoRA adapter; load it alone with load()");
         LoraConfig config = readConfig(adapterDir);
         lora.addAdapter(adapterName, config);
         try {
