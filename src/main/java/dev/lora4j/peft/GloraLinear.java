@@ -48,12 +48,14 @@ public final class GloraLinear extends LinearLayer implements LoraLayer {
     /** Per merged adapter: the weight and bias deltas it added, which unmerge subtracts. */
     private final Map<String, float[][]> mergedDeltas = new LinkedHashMap<>();
     private final AdapterSet adapters = new AdapterSet();
+    private final boolean biasAdded;
 
     public GloraLinear(LinearLayer base) {
         if (!(base instanceof Linear lin)) {
             throw new IllegalArgumentException("GLoRA wraps Linear layers only here, got " + base.getClass().getSimpleName());
         }
-        Linear withBias = lin.bias() != null ? lin : new Linear(lin.weight(), Variable.constant(Tensor.zeros(lin.outFeatures())));
+        biasAdded = lin.bias() == null;
+        Linear withBias = !biasAdded ? lin : new Linear(lin.weight(), Variable.constant(Tensor.zeros(lin.outFeatures())));
         this.base = register("base_layer", withBias);
         for (String k : KEYS) params.put(k, register(k, new ParameterDict()).get());
     }
@@ -61,6 +63,14 @@ public final class GloraLinear extends LinearLayer implements LoraLayer {
     @Override
     public Linear baseLayer() {
         return base.get();
+    }
+
+    /**
+     * True when the wrapped layer had no bias and got a zero one here: merged, it then has a bias its architecture's
+     * checkpoint format may have no place for (Llama's projections), which a merged model directory would lose.
+     */
+    public boolean biasAdded() {
+        return biasAdded;
     }
 
     private Variable w0() {

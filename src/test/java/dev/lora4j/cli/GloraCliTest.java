@@ -44,6 +44,11 @@ class GloraCliTest {
         JsonNode e = CliRunner.ok("eval", "--model", model.toString(), "--adapter", out.toString(), "--data",
             data.resolve("valid.jsonl").toString(), "--max-seq-len", "16", "--json").json();
         assertEquals(s.get("eval_loss_after").asDouble(), e.get("loss").asDouble(), 1e-4, "the reloaded GLoRA adapter");
+        // Llama's projections have no bias: a merged directory could not hold GLoRA's bias term, so merge refuses.
+        CliRunner.Run merged = CliRunner.run("merge", "--model", model.toString(), "--adapter", out.toString(), "--out", tmp.resolve("merged").toString());
+        assertNotEquals(0, merged.status());
+        assertTrue(merged.err().contains("has no bias"), merged.err());
+        assertFalse(Files.exists(tmp.resolve("merged/model.safetensors")));
     }
 
     @Test
