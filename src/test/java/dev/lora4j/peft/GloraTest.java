@@ -95,6 +95,25 @@ class GloraTest {
         }
     }
 
+    /** Against tools/make_variant_fixtures.py (PyTorch, float64): the forward and the re-parameterised W' and b'. */
+    @Test
+    void forwardAndMergeMatchThePyTorchFixture() throws Exception {
+        JsonNode f = VariantFixtures.load("glora");
+        int out = f.get("out").asInt(), in = f.get("in").asInt(), r = f.get("r").asInt(), rows = f.get("rows").asInt();
+        GloraLinear g = new GloraLinear(Linear.of(Tensor.of(VariantFixtures.floats(f, "weight"), out, in),
+            Tensor.of(VariantFixtures.floats(f, "bias"), out)));
+        g.addAdapter("default", LoraConfig.of(r, 16, "x"), new SplittableRandom(1));
+        g.adapterParameters("default").forEach((k, v) -> System.arraycopy(VariantFixtures.floats(f, k), 0, v.data(), 0, v.size()));
+        Variable x = Variable.constant(Tensor.of(VariantFixtures.floats(f, "x"), rows, in));
+        try (var s = Tape.noGrad()) {
+            assertArrayEquals(VariantFixtures.floats(f, "y"), g.forward(x).data(), 1e-4f, "unmerged forward");
+            g.merge(List.of("default"));
+            assertArrayEquals(VariantFixtures.floats(f, "merged_weight"), g.baseLayer().weight().data(), 1e-5f, "W'");
+            assertArrayEquals(VariantFixtures.floats(f, "merged_bias"), g.baseLayer().bias().data(), 1e-5f, "b'");
+            assertArrayEquals(VariantFixtures.floats(f, "y"), g.forward(x).data(), 1e-4f, "merged forward");
+        }
+    }
+
     @Test
     void gradientsMatchFiniteDifferences() {
         SplittableRandom rnd = new SplittableRandom(9);
