@@ -25,7 +25,7 @@ EPOCHS=${EPOCHS:-1}
 SEQ=${SEQ:-128}
 SEED=${SEED:-13}
 LORA_TARGETS=${LORA_TARGETS:-query,key,value}
-ROWS=${ROWS-"head lora full lora-fa dora rslora pissa"}
+ROWS=${ROWS-"head lora full lora-fa dora rslora pissa qlora adalora"}
 FULL_LR=${FULL_LR:-5e-5}
 PY=${PYTHON:-python3}
 
@@ -109,8 +109,9 @@ flags() {
     dora)    echo "--method dora $lora" ;;
     rslora)  echo "--method lora --rslora $lora" ;;
     pissa)   echo "--method lora --init pissa $lora" ;;
-    # Hook for the quantized base (issue 6, QLoRA): add e.g.
-    # qlora)   echo "--method qlora $lora" ;;
+    qlora)   echo "--method qlora $lora" ;;
+    # AdaLoRA at LoRA r=8's final budget: every layer starts at rank 12 and the budget shrinks to an average of 8.
+    adalora) echo "--method adalora --init-r 12 --tinit ${ADALORA_TINIT:-5} --tfinal ${ADALORA_TFINAL:-5} $lora" ;;
     *) echo "unknown row $1" >&2; return 1 ;;
   esac
 }
