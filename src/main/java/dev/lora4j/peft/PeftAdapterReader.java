@@ -50,7 +50,10 @@ public final class PeftAdapterReader {
         if ("ADALORA".equals(o.path("peft_type").asText(null))) {
             throw new IllegalArgumentException(file + ": an AdaLoRA adapter; read it with readAdaLoraConfig");
         }
-        return parse(o, file, "GLORA".equals(o.path("peft_type").asText(null)) ? "GLORA" : "LORA");
+        if ("GLORA".equals(o.path("peft_type").asText(null))) {
+            throw new IllegalArgumentException(file + ": a GLoRA adapter; load it alone with load() (serving and adapter arithmetic take LoRA adapters)");
+        }
+        return parse(o, file, "LORA");
     }
 
     private static JsonNode readJson(Path adapterDir) throws IOException {
@@ -73,6 +76,11 @@ public final class PeftAdapterReader {
     /** True when the adapter in {@code adapterDir} is an AdaLoRA one (peft_type ADALORA). */
     public static boolean isAdaLora(Path adapterDir) throws IOException {
         return "ADALORA".equals(readJson(adapterDir).path("peft_type").asText(null));
+    }
+
+    /** A GLoRA adapter_config.json (lora4j's peft_type GLORA, LoRA's fields otherwise; r is the rank of A and B). */
+    public static LoraConfig readGloraConfig(Path adapterDir) throws IOException {
+        return parse(readJson(adapterDir), adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE), "GLORA");
     }
 
     /** True when the adapter in {@code adapterDir} is a GLoRA one (lora4j's peft_type GLORA, see {@link GloraLinear}). */
@@ -252,7 +260,7 @@ public final class PeftAdapterReader {
         boolean ada = isAdaLora(adapterDir);
         AdaLoraAdapter adaConfig = ada ? readAdaLoraConfig(adapterDir) : null;
         LoraModel lora = ada ? LoraModel.injectAdaLora(model, adapterName, adaConfig.config().lora(), seed)
-            : isGlora(adapterDir) ? LoraModel.injectGlora(model, adapterName, readConfig(adapterDir), seed)
+            : isGlora(adapterDir) ? LoraModel.injectGlora(model, adapterName, readGloraConfig(adapterDir), seed)
             : LoraModel.inject(model, adapterName, readConfig(adapterDir), seed);
         try {
             if (ada && adaConfig.rankPattern() != null) resizeToPattern(lora, adapterName, adaConfig.rankPattern(), adapterDir);
@@ -286,7 +294,6 @@ public final class PeftAdapterReader {
 
     /** Adds the adapter in {@code adapterDir} to an existing LoRA model, loads its weights and makes it active. */
     public static void loadInto(LoraModel lora, Path adapterDir, String adapterName) throws IOException {
-        if (isGlora(adapterDir)) throw new IllegalArgumentException(adapterDir + ": a GLoRA adapter; load it alone with load()");
         LoraConfig config = readConfig(adapterDir);
         lora.addAdapter(adapterName, config);
         try {

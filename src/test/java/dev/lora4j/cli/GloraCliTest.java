@@ -44,6 +44,9 @@ class GloraCliTest {
         JsonNode e = CliRunner.ok("eval", "--model", model.toString(), "--adapter", out.toString(), "--data",
             data.resolve("valid.jsonl").toString(), "--max-seq-len", "16", "--json").json();
         assertEquals(s.get("eval_loss_after").asDouble(), e.get("loss").asDouble(), 1e-4, "the reloaded GLoRA adapter");
+        String inspect = CliRunner.ok("inspect", out.toString()).out();
+        assertTrue(inspect.contains("GLORA r=4"), inspect);
+        assertTrue(inspect.matches("(?s).*model\\.layers\\.0\\.self_attn\\.q_proj\\s+glora\\s+4 .*"), inspect);
         // Llama's projections have no bias: a merged directory could not hold GLoRA's bias term, so merge refuses.
         CliRunner.Run merged = CliRunner.run("merge", "--model", model.toString(), "--adapter", out.toString(), "--out", tmp.resolve("merged").toString());
         assertNotEquals(0, merged.status());
