@@ -326,6 +326,7 @@ final class TrainCommand implements Callable<Integer> {
     /** Sequence classification on a BERT-family encoder: LoRA, or the full / head-only baselines. */
     private Outcome trainClassifier(List<LabelledText> train, List<LabelledText> eval, List<String> labelNames, String dataName) throws Exception {
         if (teacher != null) throw new IllegalArgumentException("--teacher distils causal language models only so far");
+        requireF32BaseForGlora();
         LoraConfig lora = loraConfig(BERT_TARGETS);
         TrainingOptions options = trainingOptions();
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + eval.size()
@@ -349,6 +350,7 @@ final class TrainCommand implements Callable<Integer> {
     /** Causal-LM LoRA on a decoder (GPT-2, Llama, Mistral, Qwen2) from a directory or Hub id. */
     private Outcome trainCausalLm(List<Record> train, List<Record> valid) throws Exception {
         if (method != SequenceClassification.Method.ADALORA && method != SequenceClassification.Method.GLORA) requireLoraMethod(Task.CAUSAL_LM);
+        requireF32BaseForGlora();
         if (model.equals("all-MiniLM-L6-v2")) {
             throw new IllegalArgumentException(data + " holds causal-LM data; give a decoder with --model (a Hugging Face directory or org/name)");
         }
@@ -398,6 +400,13 @@ final class TrainCommand implements Callable<Integer> {
         m.put("mrr_after", res.after().mrr());
         m.put("truncated_examples", driver.truncatedExamples());
         return new Outcome(Task.EMBEDDING.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
+    }
+
+    /** GLoRA reads W0 elementwise (W0⊙A, W0·C), which lora4j does on F32 bases only. */
+    private void requireF32BaseForGlora() {
+        if (method == SequenceClassification.Method.GLORA && baseDType != BaseDType.F32) {
+            throw new IllegalArgumentException("--method glora needs an F32 base (--base-dtype f32), got " + baseDType);
+        }
     }
 
     /** Full and head-only training exist for classification, where they are LoRA's baselines. */

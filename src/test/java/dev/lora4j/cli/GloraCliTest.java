@@ -52,6 +52,10 @@ class GloraCliTest {
         assertNotEquals(0, merged.status());
         assertTrue(merged.err().contains("has no bias"), merged.err());
         assertFalse(Files.exists(tmp.resolve("merged/model.safetensors")));
+        CliRunner.Run quantized = CliRunner.run("train", "--model", model.toString(), "--data", data.toString(), "--out", tmp.resolve("q").toString(),
+            "--method", "glora", "--base-dtype", "int8", "--steps", "1");
+        assertNotEquals(0, quantized.status());
+        assertTrue(quantized.err().contains("F32 base"), quantized.err());
     }
 
     @Test
