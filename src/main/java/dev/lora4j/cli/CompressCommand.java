@@ -22,14 +22,18 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** `lora4j compress`: truncated-SVD (plus optional pruning and int8) of a decoder's linear layers, with the trade-off printed. */
+/**
+ * `lora4j compress`: truncated-SVD (plus optional pruning and int8) of a decoder's or a BERT encoder's linear layers,
+ * with the trade-off printed (decoders: eval loss on --data; encoders: see {@link EncoderCompression}).
+ */
 @Command(name = "compress", mixinStandardHelpOptions = true,
     description = {"Replace a decoder's weight matrices by their best rank-r approximations (truncated SVD), optionally prune",
         "and quantize them, and write the result as a Hugging Face directory; prints parameters and bytes before/after",
-        "and, with --data, the eval loss before/after.",
+        "and, with --data, the eval loss before/after. A BERT encoder (all-MiniLM-L6-v2 or a BERT directory) reports instead",
+        "the embeddings' mean cosine to the original and a nearest-centroid accuracy on the built-in topics data.",
         "Example: lora4j compress --model path/to/model --rank 64 --data valid.jsonl --out compressed/"})
 final class CompressCommand implements Callable<Integer> {
-    @Option(names = "--model", required = true, description = "decoder: Hugging Face directory or Hub id")
+    @Option(names = "--model", required = true, description = "decoder: Hugging Face directory or Hub id; or a BERT encoder (all-MiniLM-L6-v2, a BERT directory)")
     String model;
 
     @Option(names = "--rank", description = "rank of every compressed matrix (0: no factorisation) (default ${DEFAULT-VALUE})")
@@ -50,6 +54,9 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--max-seq-len", description = "default ${DEFAULT-VALUE}")
     int maxSeqLen = 128;
 
+    @Option(names = "--sentences", description = "encoders: topics test sentences measured, centroids from twice as many training ones (default ${DEFAULT-VALUE})")
+    int sentences = 200;
+
     @Option(names = "--out", required = true, description = "output model directory")
     Path out;
 
@@ -57,6 +64,7 @@ final class CompressCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         ModelCompression.Options options = new ModelCompression.Options(rank, prune, ModelCompression.Quantization.parse(quantize),
             TargetModules.parse(target));
+        if (EncoderCompression.isEncoder(model)) return compressEncoder(options);
         Path dir = HubClient.resolve(model, DownloadListener.NONE);
         CausalLanguageModel lm = PretrainedModels.causalLm(dir);
         List<Record> records = null;
@@ -80,6 +88,20 @@ final class CompressCommand implements Callable<Integer> {
         }
         // The directory keeps dense weights (the same architecture loads it); the counts above are the compressed form's.
         MergedModelWriter.write((Module) lm, HfModelDirectory.open(dir), out);
+        System.out.println("model -> " + out.toAbsolutePath());
+        return 0;
+    }
+
+    private int compressEncoder(ModelCompression.Options options) throws Exception {
+        if (data != null) throw new IllegalArgumentException("--data is for decoders; an encoder is measured on the built-in topics data");
+        EncoderCompression.Result res = EncoderCompression.run(model, options, maxSeqLen, sentences, out);
+        ModelCompression.Report r = res.report();
+        double worst = r.layers().stream().mapToDouble(ModelCompression.Layer::relativeError).max().orElse(0);
+        System.out.printf(Locale.ROOT, "compressed %d matrices: parameters %,d -> %,d (%.1f%%), bytes %,d -> %,d (%.1f%%); "
+                + "largest relative error ||W-W'||/||W|| %.4f%n", r.layers().size(), r.paramsBefore(), r.paramsAfter(),
+            100.0 * r.paramsAfter() / r.paramsBefore(), r.bytesBefore(), r.bytesAfter(), 100.0 * r.bytesAfter() / r.bytesBefore(), worst);
+        System.out.printf(Locale.ROOT, "embeddings: mean cosine to the original %.4f (min %.4f); nearest-centroid topic accuracy %.1f%% -> %.1f%%%n",
+            res.meanCosine(), res.minCosine(), 100 * res.accuracyBefore(), 100 * res.accuracyAfter());
         System.out.println("model -> " + out.toAbsolutePath());
         return 0;
     }

@@ -121,6 +121,13 @@ final class MergeCommand implements Callable<Integer> {
         }
         if (outType == SafetensorsDType.BF16) System.err.println("note: weights written as BF16 are rounded once more (8 bits of mantissa)");
         lora.setActiveAdapter(merged);
+        for (var m : lora.model().namedModules().entrySet()) {
+            if (m.getValue() instanceof dev.lora4j.peft.GloraLinear g && g.biasAdded()) {
+                throw new IllegalArgumentException("GLoRA adapter " + adapters.get(0) + ": module '" + m.getKey() + "' of " + model
+                    + " has no bias, so GLoRA's merged bias (W0·C + D⊙b0 + E) has no place in the model's checkpoint; "
+                    + "use the adapter unmerged (eval/generate --adapter)");
+            }
+        }
         Module result = lora.mergeAndUnload();
         MergedModelWriter.write(result, HfModelDirectory.open(dir), out, outType);
         System.out.println("merged " + adapters + " into " + model + " -> " + out.toAbsolutePath());

@@ -68,7 +68,7 @@ final class TrainCommand implements Callable<Integer> {
     Path out = Path.of("runs", "minilm-topics-lora");
 
     @Option(names = "--method", converter = MethodConverter.class, description = {"lora, qlora (LoRA on a base quantized to NF4), lora-fa (A frozen, only B trains), "
-        + "dora (magnitude + LoRA direction), adalora (adaptive rank budget), full (every weight trains) or head (only the classifier and a new pooler):",
+        + "dora (magnitude + LoRA direction), adalora (adaptive rank budget), glora (generalized LoRA: W0 + W0⊙A + B and a learned bias), full (every weight trains) or head (only the classifier and a new pooler):",
         "the last two are the baselines LoRA is judged against (default lora)"})
     SequenceClassification.Method method = SequenceClassification.Method.LORA;
 
@@ -326,6 +326,7 @@ final class TrainCommand implements Callable<Integer> {
     /** Sequence classification on a BERT-family encoder: LoRA, or the full / head-only baselines. */
     private Outcome trainClassifier(List<LabelledText> train, List<LabelledText> eval, List<String> labelNames, String dataName) throws Exception {
         if (teacher != null) throw new IllegalArgumentException("--teacher distils causal language models only so far");
+        requireF32BaseForGlora();
         LoraConfig lora = loraConfig(BERT_TARGETS);
         TrainingOptions options = trainingOptions();
         System.out.println("model: " + model + "; data: " + dataName + ", " + train.size() + " train / " + eval.size()
@@ -348,7 +349,8 @@ final class TrainCommand implements Callable<Integer> {
 
     /** Causal-LM LoRA on a decoder (GPT-2, Llama, Mistral, Qwen2) from a directory or Hub id. */
     private Outcome trainCausalLm(List<Record> train, List<Record> valid) throws Exception {
-        if (method != SequenceClassification.Method.ADALORA) requireLoraMethod(Task.CAUSAL_LM);
+        if (method != SequenceClassification.Method.ADALORA && method != SequenceClassification.Method.GLORA) requireLoraMethod(Task.CAUSAL_LM);
+        requireF32BaseForGlora();
         if (model.equals("all-MiniLM-L6-v2")) {
             throw new IllegalArgumentException(data + " holds causal-LM data; give a decoder with --model (a Hugging Face directory or org/name)");
         }
@@ -361,6 +363,7 @@ final class TrainCommand implements Callable<Integer> {
                 .withBaseDType(method == SequenceClassification.Method.QLORA ? BaseDType.NF4 : baseDType);
             if (teacher != null) driver.withTeacher(loadTeacher(), distillAlpha, temperature);
             if (method == SequenceClassification.Method.ADALORA) driver.withAdaLora(adaLoraConfig(lora));
+            driver.withGlora(method == SequenceClassification.Method.GLORA);
             CausalLmTraining.Result res = driver.run(train, valid, lora, trainingOptions(), out, !json, saveEvery, resume);
             if (driver.baseSummary() != null) System.out.println(driver.baseSummary());
             System.out.println(res.parameters());
@@ -399,13 +402,21 @@ final class TrainCommand implements Callable<Integer> {
         return new Outcome(Task.EMBEDDING.cliName(), m, res.parameters(), res.history(), res.adapterDir(), res.lossCurve());
     }
 
+    /** GLoRA reads W0 elementwise (W0⊙A, W0·C), which lora4j does on F32 bases only. */
+    private void requireF32BaseForGlora() {
+        if (method == SequenceClassification.Method.GLORA && baseDType != BaseDType.F32) {
+            throw new IllegalArgumentException("--method glora needs an F32 base (--base-dtype f32), got " + baseDType);
+        }
+    }
+
     /** Full and head-only training exist for classification, where they are LoRA's baselines. */
     private void requireLoraMethod(Task t) {
         if (!method.lora()) {
             throw new IllegalArgumentException("--method " + method.cliName() + " is for classification; " + t
-                + " trains with lora, lora-fa, dora" + (t == Task.CAUSAL_LM ? ", qlora or adalora" : ""));
+                + " trains with lora, lora-fa, dora" + (t == Task.CAUSAL_LM ? ", qlora, adalora or glora" : ""));
         }
-        if (t == Task.EMBEDDING && (method == SequenceClassification.Method.QLORA || method == SequenceClassification.Method.ADALORA)) {
+        if (t == Task.EMBEDDING && (method == SequenceClassification.Method.QLORA || method == SequenceClassification.Method.ADALORA
+            || method == SequenceClassification.Method.GLORA)) {
             throw new IllegalArgumentException("--method " + method.cliName() + " is for classification and causal-LM training, not " + t);
         }
         if (t == Task.EMBEDDING && baseDType != BaseDType.F32) {

@@ -36,11 +36,11 @@ public record AdapterSummary(Path dir, JsonNode config, List<Module> modules, lo
                 // AdaLoRA's tensors are ParameterDict entries (<module>.lora_A / lora_B / lora_E, no ".weight"); DoRA's
                 // magnitude (saved without ".weight") belongs to its layer's row, like A and B.
                 String module = key.replaceAll("\\.(lora_A|lora_B)(\\.[^.]+)?\\.weight$|\\.(lora_embedding_A|lora_embedding_B)(\\.[^.]+)?$"
-                    + "|\\.(lora_A|lora_B|lora_E)$|\\.lora_magnitude_vector(\\.[^.]+)?(\\.weight)?$|\\.(weight|bias)$", "");
+                    + "|\\.(lora_A|lora_B|lora_E)$|\\.glora_(Au|Ad|Bu|Bd|C|D|E)$|\\.lora_magnitude_vector(\\.[^.]+)?(\\.weight)?$|\\.(weight|bias)$", "");
                 byModule.computeIfAbsent(module, k -> new ArrayList<>()).add(info);
             }
         }
-        boolean adaLora = "ADALORA".equals(config.path("peft_type").asText());
+        boolean adaLora = "ADALORA".equals(config.path("peft_type").asText()), glora = "GLORA".equals(config.path("peft_type").asText());
         List<Module> modules = new ArrayList<>();
         for (var e : byModule.entrySet()) {
             long n = 0;
@@ -50,13 +50,15 @@ public record AdapterSummary(Path dir, JsonNode config, List<Module> modules, lo
             for (TensorInfo t : e.getValue()) {
                 n += t.elementCount();
                 shapes.add(java.util.Arrays.toString(t.shape()));
-                if (t.name().contains("lora_A") || t.name().contains("lora_embedding_A")) {
+                // GLoRA's rank is the rows of glora_Ad (its other keys contain "lora_A" too: glora_Au).
+                boolean gloraKey = t.name().contains(".glora_");
+                if (!gloraKey && (t.name().contains("lora_A") || t.name().contains("lora_embedding_A")) || t.name().endsWith(".glora_Ad")) {
                     lora = true;
                     rank = (int) t.shape()[0];
                 }
             }
             // For AdaLoRA the rank is what the budget left this module: the rows of its saved lora_A.
-            String kind = !lora ? "saved in full" : adaLora ? "adalora" : "lora";
+            String kind = !lora ? "saved in full" : adaLora ? "adalora" : glora ? "glora" : "lora";
             modules.add(new Module(e.getKey(), kind, rank, String.join(" ", shapes), n));
         }
         long bytes = Files.size(weights) + Files.size(configFile);

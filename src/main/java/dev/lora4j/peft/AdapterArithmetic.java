@@ -76,6 +76,9 @@ public final class AdapterArithmetic {
                 // As Peft, whose AdaLoraModel.add_weighted_adapter raises: its updates are B·diag(E)·A, not B·A.
                 throw new IllegalArgumentException("AdaLoRA adapters cannot be combined (Peft refuses too); merge one at a time");
             }
+            if (layer instanceof GloraLinear) {
+                throw new IllegalArgumentException("GLoRA adapters cannot be combined: their updates W0⊙A + B are not B·A; merge one at a time");
+            }
         }
         // As Peft: one adapter is always a linear combination.
         Combination how = adapters.size() == 1 ? Combination.LINEAR : combination;

@@ -12,7 +12,7 @@ import java.util.random.RandomGenerator;
  * A frozen base layer wrapped with named LoRA adapters (Peft's LoraLayer): adapters are added, activated,
  * disabled, merged into the base weight and unmerged, each by name.
  */
-public sealed interface LoraLayer permits LoraLinearBase, LoraEmbedding, LoraConv, LoraLstm, AdaLoraLinear {
+public sealed interface LoraLayer permits LoraLinearBase, LoraEmbedding, LoraConv, LoraLstm, AdaLoraLinear, GloraLinear {
 
     /** The wrapped layer, whose weight merge modifies. */
     Module baseLayer();

@@ -56,6 +56,16 @@ public final class LoraModel {
         return m;
     }
 
+    /** Injects GLoRA adapter {@code adapterName} (see {@link GloraLinear}; {@code config.r()} is the rank of A and B). */
+    public static LoraModel injectGlora(Module root, String adapterName, LoraConfig config, long seed) {
+        LoraModel m = new LoraModel(root, seed);
+        m.addAdapter(adapterName, config, Kind.GLORA);
+        return m;
+    }
+
+    /** Which layer a target gets: Peft's LoraLayer family, AdaLoRA's SVDLinear, or GLoRA's. */
+    private enum Kind { LORA, ADALORA, GLORA }
+
     public Module model() {
         return root;
     }
@@ -65,7 +75,7 @@ public final class LoraModel {
      * that exactly the active adapter's LoRA weights, its modules_to_save and its chosen biases train.
      */
     public void addAdapter(String name, LoraConfig config) {
-        addAdapter(name, config, false);
+        addAdapter(name, config, Kind.LORA);
     }
 
     /**
@@ -73,18 +83,23 @@ public final class LoraModel {
      * {@link AdaLora} for the training side.
      */
     public void addAdaLoraAdapter(String name, LoraConfig config) {
-        addAdapter(name, config, true);
+        addAdapter(name, config, Kind.ADALORA);
     }
 
-    private void addAdapter(String name, LoraConfig config, boolean adaLora) {
+    private void addAdapter(String name, LoraConfig config, Kind kind) {
+        boolean adaLora = kind == Kind.ADALORA, glora = kind == Kind.GLORA;
         if (configs.containsKey(name)) throw new IllegalArgumentException("adapter '" + name + "' already exists");
         List<String> targets = findTargets(config);
         SplittableRandom rnd = new SplittableRandom(seed ^ name.hashCode());
         for (String path : targets) {
             Module m = root.get(path);
-            if (adaLora != (m instanceof AdaLoraLinear) && m instanceof LoraLayer) {
-                throw new IllegalArgumentException("module '" + path + "' has " + (adaLora ? "LoRA" : "AdaLoRA")
-                    + " adapters already; LoRA and AdaLoRA adapters do not mix on one layer");
+            if (m instanceof LoraLayer existing && kindOf(existing) != kind) {
+                throw new IllegalArgumentException("module '" + path + "' has " + kindOf(existing) + " adapters already; "
+                    + kind + " adapters do not mix with them on one layer");
+            }
+            if (glora && !(m instanceof Linear || m instanceof GloraLinear)) {
+                throw new IllegalArgumentException("GLoRA adapts Linear layers only here; '" + path + "' is a "
+                    + m.getClass().getSimpleName());
             }
             if (adaLora && !(m instanceof Linear || m instanceof Conv1D || m instanceof AdaLoraLinear)) {
                 throw new IllegalArgumentException("AdaLoRA adapts linear layers only here; '" + path + "' is a "
@@ -92,6 +107,11 @@ public final class LoraModel {
             }
             LoraLayer layer = switch (m) {
                 case LoraLayer existing -> existing;
+                case Linear lin when glora -> {
+                    GloraLinear w = new GloraLinear(lin);
+                    root.replace(path, w);
+                    yield w;
+                }
                 case Linear lin when adaLora -> {
                     AdaLoraLinear w = new AdaLoraLinear(lin, seed ^ path.hashCode());
                     root.replace(path, w);
@@ -137,6 +157,17 @@ public final class LoraModel {
         setActiveAdapter(active);
     }
 
+    private static Kind kindOf(LoraLayer l) {
+        return l instanceof AdaLoraLinear ? Kind.ADALORA : l instanceof GloraLinear ? Kind.GLORA : Kind.LORA;
+    }
+
+    /** True when adapter {@code name} is a GLoRA one (saved with peft_type GLORA). */
+    public boolean isGlora(String name) {
+        requireConfig(name);
+        for (LoraLayer l : loraLayers()) if (l instanceof GloraLinear && l.adapterNames().contains(name)) return true;
+        return false;
+    }
+
     /** The dotted paths the config's target_modules select, or a clear error naming what could have matched. */
     private List<String> findTargets(LoraConfig config) {
         List<String> out = new ArrayList<>(), candidates = new ArrayList<>();
@@ -144,7 +175,7 @@ public final class LoraModel {
             String path = e.getKey();
             Module m = e.getValue();
             boolean linear = m instanceof Linear || m instanceof LoraLinear || m instanceof Conv1D || m instanceof LoraConv1D
-                || m instanceof AdaLoraLinear;
+                || m instanceof AdaLoraLinear || m instanceof GloraLinear;
             boolean embedding = m instanceof Embedding || m instanceof LoraEmbedding;
             // Convolutions and LSTMs are targeted by name only; all-linear leaves them alone, as Peft's does.
             boolean convOrRecurrent = m instanceof ConvLayer || m instanceof Lstm || m instanceof LoraLstm;

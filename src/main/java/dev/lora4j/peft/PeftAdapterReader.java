@@ -50,7 +50,10 @@ public final class PeftAdapterReader {
         if ("ADALORA".equals(o.path("peft_type").asText(null))) {
             throw new IllegalArgumentException(file + ": an AdaLoRA adapter; read it with readAdaLoraConfig");
         }
-        return parse(o, file, false);
+        if ("GLORA".equals(o.path("peft_type").asText(null))) {
+            throw new IllegalArgumentException(file + ": a GLoRA adapter; load it alone with load() (serving and adapter arithmetic take LoRA adapters)");
+        }
+        return parse(o, file, "LORA");
     }
 
     private static JsonNode readJson(Path adapterDir) throws IOException {
@@ -75,6 +78,16 @@ public final class PeftAdapterReader {
         return "ADALORA".equals(readJson(adapterDir).path("peft_type").asText(null));
     }
 
+    /** A GLoRA adapter_config.json (lora4j's peft_type GLORA, LoRA's fields otherwise; r is the rank of A and B). */
+    public static LoraConfig readGloraConfig(Path adapterDir) throws IOException {
+        return parse(readJson(adapterDir), adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE), "GLORA");
+    }
+
+    /** True when the adapter in {@code adapterDir} is a GLoRA one (lora4j's peft_type GLORA, see {@link GloraLinear}). */
+    public static boolean isGlora(Path adapterDir) throws IOException {
+        return "GLORA".equals(readJson(adapterDir).path("peft_type").asText(null));
+    }
+
     /** An AdaLoRA adapter_config.json: its settings and its last allocation (null when it never pruned). */
     public record AdaLoraAdapter(AdaLoraConfig config, Map<String, boolean[]> rankPattern) {}
 
@@ -86,7 +99,7 @@ public final class PeftAdapterReader {
         JsonNode o = readJson(adapterDir);
         Path file = adapterDir.resolve(PeftAdapterWriter.CONFIG_FILE);
         if (!"ADALORA".equals(o.path("peft_type").asText(null))) throw new IllegalArgumentException(file + ": peft_type is not ADALORA");
-        LoraConfig lora = parse(o, file, true);
+        LoraConfig lora = parse(o, file, "ADALORA");
         // Peft's AdaLoraConfig defaults for missing fields.
         AdaLoraConfig c = new AdaLoraConfig(lora, o.path("target_r").asInt(8), o.path("init_r").asInt(12), o.path("tinit").asInt(0),
             o.path("tfinal").asInt(0), o.path("deltaT").asInt(1), o.path("beta1").asDouble(0.85), o.path("beta2").asDouble(0.85),
@@ -112,11 +125,12 @@ public final class PeftAdapterReader {
         return new AdaLoraAdapter(c, pattern);
     }
 
-    private static LoraConfig parse(JsonNode o, Path file, boolean adaLora) {
+    private static LoraConfig parse(JsonNode o, Path file, String expectedType) {
+        boolean adaLora = expectedType.equals("ADALORA");
         String type = text(o, "peft_type", file, null);
-        if (!(adaLora ? "ADALORA" : "LORA").equals(type)) {
+        if (!expectedType.equals(type)) {
             throw new IllegalArgumentException(file + ": peft_type is " + (type == null ? "missing" : "'" + type + "'")
-                + "; lora4j supports LORA and ADALORA adapters");
+                + "; lora4j supports LORA, ADALORA and GLORA adapters");
         }
         // These select a subset of the matched layers or duplicate layers; ignoring them would wrap the wrong set.
         for (String f : List.of("layers_to_transform", "layer_replication")) {
@@ -246,6 +260,7 @@ public final class PeftAdapterReader {
         boolean ada = isAdaLora(adapterDir);
         AdaLoraAdapter adaConfig = ada ? readAdaLoraConfig(adapterDir) : null;
         LoraModel lora = ada ? LoraModel.injectAdaLora(model, adapterName, adaConfig.config().lora(), seed)
+            : isGlora(adapterDir) ? LoraModel.injectGlora(model, adapterName, readGloraConfig(adapterDir), seed)
             : LoraModel.inject(model, adapterName, readConfig(adapterDir), seed);
         try {
             if (ada && adaConfig.rankPattern() != null) resizeToPattern(lora, adapterName, adaConfig.rankPattern(), adapterDir);

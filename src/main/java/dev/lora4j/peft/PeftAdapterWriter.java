@@ -40,7 +40,10 @@ public final class PeftAdapterWriter {
         Map<String, dev.lora4j.tensor.Tensor> tensors = pissa ? lora.pissaConvertedStateDict(adapterName) : lora.adapterStateDict(adapterName);
         if (pissa) c = LoraModel.pissaConvertedConfig(c);
         SafetensorsWriter.write(dir.resolve(WEIGHTS_FILE), tensors, Map.of());
-        writeConfig(dir, configJson(c, taskType, baseModel, lora.fanInFanOut(adapterName)));
+        ObjectNode o = configNode(c, taskType, baseModel, lora.fanInFanOut(adapterName));
+        // Peft has no GLoRA: lora4j's own peft_type, LoRA's fields otherwise (r is the rank of A and B).
+        if (lora.isGlora(adapterName)) o.put("peft_type", "GLORA");
+        writeConfig(dir, toJson(o));
     }
 
     /**

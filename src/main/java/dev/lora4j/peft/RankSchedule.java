@@ -84,6 +84,7 @@ public final class RankSchedule {
         for (LoraLayer layer : lora.loraLayers()) {
             if (!layer.adapterNames().contains(name)) continue;
             if (layer instanceof AdaLoraLinear) throw new IllegalArgumentException("rank schedule is for LoRA adapters; AdaLoRA sets its own ranks");
+            if (layer instanceof GloraLinear) throw new IllegalArgumentException("rank schedule is for LoRA adapters, not GLoRA");
             for (var e : layer.adapterParameters(name).entrySet()) {
                 boolean isA = e.getKey().contains("_A");
                 Variable v = e.getValue();

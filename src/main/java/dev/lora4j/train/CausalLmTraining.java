@@ -66,6 +66,14 @@ public final class CausalLmTraining {
         return this;
     }
 
+    private boolean glora;
+
+    /** Trains GLoRA ({@link dev.lora4j.peft.GloraLinear}) instead of LoRA on the same targets, rank r. */
+    public CausalLmTraining withGlora(boolean glora) {
+        this.glora = glora;
+        return this;
+    }
+
     private CausalLanguageModel teacher;
     private float distillAlpha, temperature;
 
@@ -139,7 +147,9 @@ public final class CausalLmTraining {
         dev.lora4j.peft.AdaLoraConfig ada = adaLora == null ? null : new dev.lora4j.peft.AdaLoraConfig(lora, adaLora.targetR(),
             adaLora.initR(), adaLora.tinit(), adaLora.tfinal(), adaLora.deltaT(), adaLora.beta1(), adaLora.beta2(), adaLora.orthRegWeight(),
             Trainer.totalSteps(trainBatches.size(), options.withBatchSize(1)));
-        LoraModel peft = ada != null ? dev.lora4j.peft.AdaLora.inject(root, "default", ada, options.seed()) : LoraModel.inject(root, lora, options.seed());
+        if (ada != null && glora) throw new IllegalArgumentException("AdaLoRA and GLoRA are different methods; choose one");
+        LoraModel peft = ada != null ? dev.lora4j.peft.AdaLora.inject(root, "default", ada, options.seed())
+            : glora ? LoraModel.injectGlora(root, "default", lora, options.seed()) : LoraModel.inject(root, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
         root.train(true);
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
@@ -174,7 +184,7 @@ public final class CausalLmTraining {
         if (allocator != null) PeftAdapterWriter.saveAdaLora(peft, "default", ada, allocator.rankPattern(), outDir, "CAUSAL_LM", baseModelName);
         else PeftAdapterWriter.save(peft, "default", outDir, "CAUSAL_LM", baseModelName);
         Path png = outDir.resolve("loss.png");
-        LossCurve.writePng(history, "LoRA r=" + lora.r() + " on " + baseModelName, png);
+        LossCurve.writePng(history, (glora ? "GLoRA" : "LoRA") + " r=" + lora.r() + " on " + baseModelName, png);
         return new Result(before, after, params, history, outDir, png);
     }
 

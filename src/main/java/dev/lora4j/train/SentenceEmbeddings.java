@@ -40,6 +40,11 @@ public final class SentenceEmbeddings {
         return e;
     }
 
+    /** The encoder itself, for callers that change its weights in place (compress) and embed again. */
+    public BertModel model() {
+        return model;
+    }
+
     /** Embeds with {@code model} as it is now (a model in training, say); the caller sets its train/eval mode. */
     SentenceEmbeddings(BertModel model, Tokenizer tokenizer) {
         this.model = model;

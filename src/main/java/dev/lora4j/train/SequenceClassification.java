@@ -181,6 +181,7 @@ public final class SequenceClassification {
     public enum Method {
         LORA, /** LoRA on a base quantized to NF4. */ QLORA, /** LoRA-FA: A frozen, only B (and the head) train. */ LORA_FA,
         /** DoRA: magnitude + LoRA direction. */ DORA, /** AdaLoRA: SVD-form update with a rank budget. */ ADALORA,
+        /** GLoRA: W0 + W0⊙A + B and a learned bias (see {@link dev.lora4j.peft.GloraLinear}). */ GLORA,
         FULL, HEAD;
 
         /** Whether this method trains an adapter (saved in Peft's format). */
@@ -197,7 +198,7 @@ public final class SequenceClassification {
             };
         }
 
-        /** The name on the command line: lora, qlora, lora-fa, dora, adalora, full, head. */
+        /** The name on the command line: lora, qlora, lora-fa, dora, adalora, glora, full, head. */
         public String cliName() {
             return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');
         }
@@ -250,6 +251,7 @@ public final class SequenceClassification {
                     given.deltaT(), given.beta1(), given.beta2(), given.orthRegWeight(), Trainer.totalSteps(train.size(), options));
                 peft = dev.lora4j.peft.AdaLora.inject(model, "default", ada, options.seed());
             }
+            case GLORA -> peft = LoraModel.injectGlora(model, "default", lora.withModulesToSave(save), options.seed());
             case FULL -> model.setTrainable(true);
             case HEAD -> {
                 model.setTrainable(false);

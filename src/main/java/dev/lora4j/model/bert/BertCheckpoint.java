@@ -55,7 +55,8 @@ public record BertCheckpoint(String name, String hubId, BertConfig config, Weigh
         return fromDirectory(HubClient.resolve(ref, DownloadListener.NONE));
     }
 
-    private static boolean isBuiltin(String ref) {
+    /** True when {@code ref} names a built-in model that is on the class path ("all-MiniLM-L6-v2"). */
+    public static boolean isBuiltin(String ref) {
         try {
             // Known but not on the class path (bge-small's artifact is optional): then the Hub serves it.
             return BuiltinBertModel.byName(ref).isAvailable();
