@@ -23,7 +23,7 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * `lora4j compress`: truncated-SVD (plus optional pruning and int8) of a decoder's or a BERT encoder's linear layers,
+ * `lora4j compress`: truncated-SVD (plus optional pruning and int8 or NF4) of a decoder's or a BERT encoder's linear layers,
  * with the trade-off printed (decoders: eval loss on --data; encoders: see {@link EncoderCompression}).
  */
 @Command(name = "compress", mixinStandardHelpOptions = true,
@@ -42,7 +42,7 @@ final class CompressCommand implements Callable<Integer> {
     @Option(names = "--prune", description = "fraction of each matrix's smallest-magnitude weights set to zero (default ${DEFAULT-VALUE})")
     double prune;
 
-    @Option(names = "--quantize", description = "int8 (per-row absmax) or none (default ${DEFAULT-VALUE})")
+    @Option(names = "--quantize", description = "int8 (per-row absmax), nf4 (QLoRA's 4-bit NormalFloat, blocks of 64, double-quantized scales) or none (default ${DEFAULT-VALUE})")
     String quantize = "none";
 
     @Option(names = "--target", description = "which linear layers: comma list, regex, or all-linear (default ${DEFAULT-VALUE}: all but lm_head)")

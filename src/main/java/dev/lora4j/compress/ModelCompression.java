@@ -25,13 +25,14 @@ public final class ModelCompression {
 
     /** Per-row symmetric int8 (absmax/127) quantize-dequantize of the kept weights, or none. */
     public enum Quantization {
-        NONE, INT8;
+        NONE, INT8, NF4;
 
         public static Quantization parse(String s) {
             return switch (s.trim().toLowerCase(Locale.ROOT)) {
                 case "none" -> NONE;
                 case "int8" -> INT8;
-                default -> throw new IllegalArgumentException("quantize '" + s + "': expected int8 or none (nf4 is not supported by compress yet)");
+                case "nf4" -> NF4;
+                default -> throw new IllegalArgumentException("quantize '" + s + "': expected int8, nf4 or none");
             };
         }
     }
@@ -123,6 +124,10 @@ public final class ModelCompression {
         if (o.quantize() == Quantization.INT8) {
             quantizeRows(d, m, n);
             bytes = after + 4L * m;
+        } else if (o.quantize() == Quantization.NF4) {
+            // QLoRA's NF4 with double-quantized block scales, quantized and read back (what an NF4 checkpoint computes).
+            System.arraycopy(dev.lora4j.kernel.Nf4Matrix.quantize(d, m, n).dequantize(), 0, d, 0, d.length);
+            bytes = dev.lora4j.kernel.Nf4Matrix.storageBytes(after);
         }
         double err = 0, norm = 0;
         for (int i = 0; i < d.length; i++) {

@@ -92,4 +92,25 @@ class ModelCompressionTest {
         assertEquals(d.length - zeros, l.paramsAfter());
         assertEquals(l.paramsAfter() + 4L * rows, l.bytesAfter(), "1 byte per kept entry plus a scale per row");
     }
+
+    @Test
+    void nf4StoresHalfAByteAWeightAndStaysWithinItsStep() throws Exception {
+        CausalLanguageModel m = PretrainedModels.causalLm(LLAMA);
+        Linear up = (Linear) ((Module) m).get("model.layers.0.mlp.up_proj");
+        float[] original = up.weight().data().clone();
+        var report = ModelCompression.compress((Module) m, new ModelCompression.Options(0, 0, ModelCompression.Quantization.NF4,
+            new TargetModules.Names(java.util.List.of("up_proj"))));
+        float[] d = up.weight().data();
+        // Each value lands on one of 16 levels of its block's absmax: never further than the widest NF4 gap
+        // (about 0.3 of the absmax, between -1 and -0.696), plus the double-quantized scale's error.
+        for (int b = 0; b < d.length; b += 64) {
+            float max = 0;
+            for (int i = b; i < Math.min(d.length, b + 64); i++) max = Math.max(max, Math.abs(original[i]));
+            for (int i = b; i < Math.min(d.length, b + 64); i++) assertEquals(original[i], d[i], 0.16f * max + 0.01f * max, "weight " + i);
+        }
+        var l = report.layers().get(0);
+        assertEquals(dev.lora4j.kernel.Nf4Matrix.storageBytes(d.length), l.bytesAfter());
+        assertTrue(l.bytesAfter() <= 0.52 * d.length + 8, l.bytesAfter() + " bytes for " + d.length + " weights");
+        assertTrue(l.relativeError() > 0, "NF4 rounds");
+    }
 }
