@@ -112,6 +112,7 @@ flags() {
     qlora)   echo "--method qlora $lora" ;;
     # AdaLoRA at LoRA r=8's final budget: every layer starts at rank 12 and the budget shrinks to an average of 8.
     adalora) echo "--method adalora --init-r 12 --tinit ${ADALORA_TINIT:-5} --tfinal ${ADALORA_TFINAL:-5} $lora" ;;
+    glora)   echo "--method glora --lora-r 8 --target $LORA_TARGETS --lr 1e-3" ;;
     *) echo "unknown row $1" >&2; return 1 ;;
   esac
 }
