@@ -39,7 +39,11 @@ public final class LossCurve {
         XYChart chart = new XYChartBuilder().width(800).height(450).title(title).xAxisTitle("optimizer step").yAxisTitle("loss").build();
         chart.getStyler().setLegendVisible(evalX != null).setMarkerSize(6);
         if (x.length > 0) chart.addSeries("train loss", x, y).setMarker(SeriesMarkers.NONE);
-        if (evalX != null) chart.addSeries("eval loss", evalX, evalY).setMarker(SeriesMarkers.CIRCLE);
+        if (evalX != null) {
+            var eval = chart.addSeries("eval loss", evalX, evalY).setMarker(SeriesMarkers.CIRCLE);
+            // Before and after only: two points joined by a line would draw a descent that was never measured.
+            if (evalX.length <= 2) eval.setLineStyle(org.knowm.xchart.style.lines.SeriesLines.NONE);
+        }
         // XChart appends ".png" to the name it is given: write ".<name>.tmp.png", then rename over <name>.
         String tmpBase = png.resolveSibling("." + png.getFileName() + ".tmp").toString();
         BitmapEncoder.saveBitmap(chart, tmpBase, BitmapEncoder.BitmapFormat.PNG);

@@ -307,6 +307,7 @@ public final class SequenceClassification {
         if (labelNames != null) writeLabels(outDir, labelNames);
         Path png = outDir.resolve("loss.png");
         String title = method == Method.ADALORA ? "AdaLoRA r=" + ada.initR() + "->" + ada.targetR()
+            : method == Method.LORA ? "LoRA r=" + lora.r()
             : method.lora() ? method.cliName() + " r=" + lora.r() : method.cliName() + " fine-tuning";
         LossCurve.writePng(history, title + " on " + checkpoint.name(), png);
         return new Result(before, after, params, history, outDir, png);
