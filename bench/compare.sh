@@ -116,7 +116,7 @@ done
 # --- the GEMM ceiling: OpenBLAS sgemm on the models' layer shapes, same run ---------------------------------------
 if [ "$gemm" != 0 ]; then
   echo "== GEMM ceiling (bench/gemm_compare.sh, load $(load))" >&2
-  GEMM_OUT="$out/gemm" bench/gemm_compare.sh --layouts nt,nn --rounds 1 --seconds 0.5 \
+  GEMM_OUT="$out/gemm" bench/gemm_compare.sh --layouts nt,nn --rounds 1 --seconds 1.0 \
     --shapes 1024x576x576,1024x1536x576,1024x576x1536,1024x384x384,1024x1536x384,1024x384x1536 \
     > "$out/gemm_table.txt" 2>>"$out/gemm.log" || { echo "compare: gemm_compare.sh failed (see $out/gemm.log)" >&2; failed=1; }
   cat "$out/gemm_table.txt" >&2 || true
