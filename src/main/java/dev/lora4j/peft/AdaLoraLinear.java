@@ -10,10 +10,8 @@ import dev.lora4j.nn.ParameterDict;
 import dev.lora4j.nn.Slot;
 import dev.lora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -32,6 +30,11 @@ public final class AdaLoraLinear extends LinearLayer implements LoraLayer {
     private final ParameterDict loraA, loraB, loraE;
     private final Map<String, Float> ranknum = new LinkedHashMap<>();
     private final AdapterSet adapters = new AdapterSet();
+
+    @Override
+    public AdapterSet adapterSet() {
+        return adapters;
+    }
     private final long dropoutSeed;
     private long forwardCalls;
 
@@ -99,27 +102,6 @@ public final class AdaLoraLinear extends LinearLayer implements LoraLayer {
     }
 
     @Override
-    public Set<String> adapterNames() {
-        return new LinkedHashSet<>(adapters.names());
-    }
-
-    @Override
-    public void setActiveAdapters(List<String> names) {
-        adapters.setActive(names);
-    }
-
-    @Override
-    public List<String> activeAdapters() {
-        return adapters.active();
-    }
-
-    @Override
-    public void setDisabled(boolean disabled) {
-        if (disabled && !adapters.merged().isEmpty()) unmerge();
-        adapters.setDisabled(disabled);
-    }
-
-    @Override
     public Variable forward(Variable x) {
         Variable y = base.get().forward(x);
         long call = forwardCalls++;
@@ -167,11 +149,6 @@ public final class AdaLoraLinear extends LinearLayer implements LoraLayer {
         adapters.unmerge(baseWeight().data(), this::deltaWeight);
     }
 
-    @Override
-    public List<String> mergedAdapters() {
-        return adapters.merged();
-    }
-
     /** Peft's AdaLoRA keys: {@code lora_A}, {@code lora_B}, {@code lora_E} (ParameterDict entries, no ".weight"). */
     @Override
     public Map<String, Variable> adapterParameters(String name) {
@@ -181,11 +158,6 @@ public final class AdaLoraLinear extends LinearLayer implements LoraLayer {
         m.put("lora_B", loraB.at(name));
         m.put("lora_E", loraE.at(name));
         return m;
-    }
-
-    @Override
-    public float scaling(String name) {
-        return adapters.require(name).scaling();
     }
 
     /** The rank the scaling divides by (init_r; Peft's ranknum, not saved in the adapter file). */

@@ -10,10 +10,8 @@ import dev.lora4j.nn.ParameterDict;
 import dev.lora4j.nn.Slot;
 import dev.lora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -48,6 +46,11 @@ public final class GloraLinear extends LinearLayer implements LoraLayer {
     /** Per merged adapter: the weight and bias deltas it added, which unmerge subtracts. */
     private final Map<String, float[][]> mergedDeltas = new LinkedHashMap<>();
     private final AdapterSet adapters = new AdapterSet();
+
+    @Override
+    public AdapterSet adapterSet() {
+        return adapters;
+    }
     private final boolean biasAdded;
 
     public GloraLinear(LinearLayer base) {
@@ -103,27 +106,6 @@ public final class GloraLinear extends LinearLayer implements LoraLayer {
     public void deleteAdapter(String name) {
         adapters.remove(name);
         for (ParameterDict d : params.values()) d.remove(name);
-    }
-
-    @Override
-    public Set<String> adapterNames() {
-        return new LinkedHashSet<>(adapters.names());
-    }
-
-    @Override
-    public void setActiveAdapters(List<String> names) {
-        adapters.setActive(names);
-    }
-
-    @Override
-    public List<String> activeAdapters() {
-        return adapters.active();
-    }
-
-    @Override
-    public void setDisabled(boolean disabled) {
-        if (disabled && !adapters.merged().isEmpty()) unmerge();
-        adapters.setDisabled(disabled);
     }
 
     /** The effective weight and bias are built on the tape, then one linear: the update is dense, W0⊙A is. */
@@ -203,11 +185,6 @@ public final class GloraLinear extends LinearLayer implements LoraLayer {
         }
     };
 
-    @Override
-    public List<String> mergedAdapters() {
-        return adapters.merged();
-    }
-
     /** The saved keys {@code glora_Au} ... {@code glora_E} (ParameterDict entries, no ".weight"). */
     @Override
     public Map<String, Variable> adapterParameters(String name) {
@@ -218,10 +195,6 @@ public final class GloraLinear extends LinearLayer implements LoraLayer {
     }
 
     /** GLoRA has no scaling: 1. */
-    @Override
-    public float scaling(String name) {
-        return adapters.require(name).scaling();
-    }
 
     @Override
     public int inFeatures() {

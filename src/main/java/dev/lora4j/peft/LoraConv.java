@@ -12,10 +12,8 @@ import dev.lora4j.nn.conv.Conv2d;
 import dev.lora4j.nn.conv.ConvLayer;
 import dev.lora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -34,6 +32,11 @@ public final class LoraConv extends ConvLayer implements LoraLayer {
     private final ModuleDict<ConvLayer> loraA;
     private final ModuleDict<ConvLayer> loraB;
     private final AdapterSet adapters = new AdapterSet();
+
+    @Override
+    public AdapterSet adapterSet() {
+        return adapters;
+    }
     private final long dropoutSeed;
     private long forwardCalls;
 
@@ -74,27 +77,6 @@ public final class LoraConv extends ConvLayer implements LoraLayer {
         adapters.remove(name);
         loraA.remove(name);
         loraB.remove(name);
-    }
-
-    @Override
-    public Set<String> adapterNames() {
-        return new LinkedHashSet<>(adapters.names());
-    }
-
-    @Override
-    public void setActiveAdapters(List<String> names) {
-        adapters.setActive(names);
-    }
-
-    @Override
-    public List<String> activeAdapters() {
-        return adapters.active();
-    }
-
-    @Override
-    public void setDisabled(boolean disabled) {
-        if (disabled && !adapters.merged().isEmpty()) unmerge();
-        adapters.setDisabled(disabled);
     }
 
     /** Tests switch the fused path off to compare it with the plain composition. */
@@ -147,22 +129,12 @@ public final class LoraConv extends ConvLayer implements LoraLayer {
     }
 
     @Override
-    public List<String> mergedAdapters() {
-        return adapters.merged();
-    }
-
-    @Override
     public Map<String, Variable> adapterParameters(String name) {
         adapters.require(name);
         Map<String, Variable> m = new LinkedHashMap<>();
         m.put("lora_A.weight", loraA.at(name).weight());
         m.put("lora_B.weight", loraB.at(name).weight());
         return m;
-    }
-
-    @Override
-    public float scaling(String name) {
-        return adapters.require(name).scaling();
     }
 
     @Override

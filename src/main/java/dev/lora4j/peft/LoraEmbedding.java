@@ -11,10 +11,8 @@ import dev.lora4j.nn.ParameterDict;
 import dev.lora4j.nn.Slot;
 import dev.lora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -27,6 +25,11 @@ public final class LoraEmbedding extends EmbeddingLayer implements LoraLayer {
     private final ParameterDict loraA;
     private final ParameterDict loraB;
     private final AdapterSet adapters = new AdapterSet();
+
+    @Override
+    public AdapterSet adapterSet() {
+        return adapters;
+    }
 
     public LoraEmbedding(Embedding base) {
         this.base = register("base_layer", base);
@@ -58,27 +61,6 @@ public final class LoraEmbedding extends EmbeddingLayer implements LoraLayer {
         adapters.remove(name);
         loraA.remove(name);
         loraB.remove(name);
-    }
-
-    @Override
-    public Set<String> adapterNames() {
-        return new LinkedHashSet<>(adapters.names());
-    }
-
-    @Override
-    public void setActiveAdapters(List<String> names) {
-        adapters.setActive(names);
-    }
-
-    @Override
-    public List<String> activeAdapters() {
-        return adapters.active();
-    }
-
-    @Override
-    public void setDisabled(boolean disabled) {
-        if (disabled && !adapters.merged().isEmpty()) unmerge();
-        adapters.setDisabled(disabled);
     }
 
     @Override
@@ -118,22 +100,12 @@ public final class LoraEmbedding extends EmbeddingLayer implements LoraLayer {
     }
 
     @Override
-    public List<String> mergedAdapters() {
-        return adapters.merged();
-    }
-
-    @Override
     public Map<String, Variable> adapterParameters(String name) {
         adapters.require(name);
         Map<String, Variable> m = new LinkedHashMap<>();
         m.put("lora_embedding_A", loraA.at(name));
         m.put("lora_embedding_B", loraB.at(name));
         return m;
-    }
-
-    @Override
-    public float scaling(String name) {
-        return adapters.require(name).scaling();
     }
 
     @Override

@@ -22,15 +22,30 @@ public sealed interface LoraLayer permits LoraLinearBase, LoraEmbedding, LoraCon
 
     void deleteAdapter(String name);
 
-    Set<String> adapterNames();
+    /**
+     * The layer's adapter bookkeeping (names, settings, active, merged, disabled), which the default methods
+     * below answer from; every LoRA-family layer keeps one.
+     */
+    AdapterSet adapterSet();
+
+    default Set<String> adapterNames() {
+        return new java.util.LinkedHashSet<>(adapterSet().names());
+    }
 
     /** Which adapters contribute to forward, in order. Unknown names are an error. */
-    void setActiveAdapters(List<String> names);
+    default void setActiveAdapters(List<String> names) {
+        adapterSet().setActive(names);
+    }
 
-    List<String> activeAdapters();
+    default List<String> activeAdapters() {
+        return adapterSet().active();
+    }
 
     /** While disabled the layer computes its base alone (merged adapters are unmerged first, as Peft does). */
-    void setDisabled(boolean disabled);
+    default void setDisabled(boolean disabled) {
+        if (disabled && !adapterSet().merged().isEmpty()) unmerge();
+        adapterSet().setDisabled(disabled);
+    }
 
     /** The update this adapter adds to the base weight, scaling·B·A, in the base weight's layout. */
     Tensor deltaWeight(String name);
@@ -41,10 +56,14 @@ public sealed interface LoraLayer permits LoraLinearBase, LoraEmbedding, LoraCon
     /** Subtracts every merged adapter's delta again (exact up to float rounding). */
     void unmerge();
 
-    List<String> mergedAdapters();
+    default List<String> mergedAdapters() {
+        return adapterSet().merged();
+    }
 
     /** The adapter's parameters by Peft's key relative to this layer, adapter name removed ("lora_A.weight"). */
     Map<String, Variable> adapterParameters(String name);
 
-    float scaling(String name);
+    default float scaling(String name) {
+        return adapterSet().require(name).scaling();
+    }
 }

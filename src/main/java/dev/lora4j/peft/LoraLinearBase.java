@@ -13,8 +13,6 @@ import dev.lora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
-import java.util.LinkedHashSet;
 import java.util.random.RandomGenerator;
 
 /**
@@ -41,6 +39,11 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
     /** Norms pinned by {@link #holdDoraNorms} (gradient checks only), else recomputed on every forward. */
     private final Map<String, float[]> heldNorms = new LinkedHashMap<>();
     private final AdapterSet adapters = new AdapterSet();
+
+    @Override
+    public AdapterSet adapterSet() {
+        return adapters;
+    }
     private final long dropoutSeed;
     private long forwardCalls;
 
@@ -141,27 +144,6 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
     }
 
     @Override
-    public Set<String> adapterNames() {
-        return new LinkedHashSet<>(adapters.names());
-    }
-
-    @Override
-    public void setActiveAdapters(List<String> names) {
-        adapters.setActive(names);
-    }
-
-    @Override
-    public List<String> activeAdapters() {
-        return adapters.active();
-    }
-
-    @Override
-    public void setDisabled(boolean disabled) {
-        if (disabled && !adapters.merged().isEmpty()) unmerge();
-        adapters.setDisabled(disabled);
-    }
-
-    @Override
     public Variable forward(Variable x) {
         long call = forwardCalls++;
         List<String> active = adapters.unmergedActive();
@@ -257,11 +239,6 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
     }
 
     @Override
-    public List<String> mergedAdapters() {
-        return adapters.merged();
-    }
-
-    @Override
     public Map<String, Variable> adapterParameters(String name) {
         adapters.require(name);
         Map<String, Variable> m = new LinkedHashMap<>();
@@ -270,11 +247,6 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
         // Peft saves DoRA's magnitude without ".weight" (its state-dict format predates DoraLinearLayer).
         if (adapters.require(name).dora()) m.put("lora_magnitude_vector", loraMagnitude.at(name).weight());
         return m;
-    }
-
-    @Override
-    public float scaling(String name) {
-        return adapters.require(name).scaling();
     }
 
     @Override

@@ -12,10 +12,8 @@ import dev.lora4j.nn.ParameterDict;
 import dev.lora4j.nn.Slot;
 import dev.lora4j.tensor.Tensor;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.random.RandomGenerator;
 
 /**
@@ -34,6 +32,11 @@ public final class LoraLstm extends LstmLayer implements LoraLayer {
     private final ModuleDict<ParameterDict> loraA;
     private final ModuleDict<ParameterDict> loraB;
     private final AdapterSet adapters = new AdapterSet();
+
+    @Override
+    public AdapterSet adapterSet() {
+        return adapters;
+    }
 
     public LoraLstm(Lstm base) {
         this.base = register("base_layer", base);
@@ -76,27 +79,6 @@ public final class LoraLstm extends LstmLayer implements LoraLayer {
         adapters.remove(name);
         loraA.remove(name);
         loraB.remove(name);
-    }
-
-    @Override
-    public Set<String> adapterNames() {
-        return new LinkedHashSet<>(adapters.names());
-    }
-
-    @Override
-    public void setActiveAdapters(List<String> names) {
-        adapters.setActive(names);
-    }
-
-    @Override
-    public List<String> activeAdapters() {
-        return adapters.active();
-    }
-
-    @Override
-    public void setDisabled(boolean disabled) {
-        if (disabled && !adapters.merged().isEmpty()) unmerge();
-        adapters.setDisabled(disabled);
     }
 
     @Override
@@ -155,11 +137,6 @@ public final class LoraLstm extends LstmLayer implements LoraLayer {
     }
 
     @Override
-    public List<String> mergedAdapters() {
-        return adapters.merged();
-    }
-
-    @Override
     public Map<String, Variable> adapterParameters(String name) {
         adapters.require(name);
         Map<String, Variable> m = new LinkedHashMap<>();
@@ -168,11 +145,6 @@ public final class LoraLstm extends LstmLayer implements LoraLayer {
             m.put(w + ".lora_B.weight", loraB.at(name).at(w));
         }
         return m;
-    }
-
-    @Override
-    public float scaling(String name) {
-        return adapters.require(name).scaling();
     }
 
     @Override
