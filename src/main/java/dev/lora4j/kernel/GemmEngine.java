@@ -5,6 +5,10 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.util.function.IntConsumer;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.ShortVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -71,9 +75,7 @@ final class GemmEngine {
             }
             switch (format) {
                 case F32 -> MemorySegment.copy(segment, F32_LE, index * 4, dst, dstOff, count);
-                case BF16 -> {
-                    for (int i = 0; i < count; i++) dst[dstOff + i] = Float.intBitsToFloat((segment.getAtIndex(I16_LE, index + i) & 0xFFFF) << 16);
-                }
+                case BF16 -> widenBf16(segment, index, dst, dstOff, count);
                 case F16 -> {
                     for (int i = 0; i < count; i++) dst[dstOff + i] = Float.float16ToFloat(segment.getAtIndex(I16_LE, index + i));
                 }
@@ -81,6 +83,20 @@ final class GemmEngine {
         }
     }
 
+    /** BF16 is the top half of an F32: widening is a 16-bit shift, L lanes at a time (a decode step widens whole weights). */
+    private static void widenBf16(MemorySegment segment, long index, float[] dst, int dstOff, int count) {
+        int i = 0;
+        for (int bound = S.loopBound(count); i < bound; i += L) {
+            // S2I sign-extends; the shift pushes the extension out, leaving exactly the BF16 bits on top.
+            ((IntVector) ShortVector.fromMemorySegment(BF16_LANES, segment, (index + i) * 2, ByteOrder.LITTLE_ENDIAN)
+                .convertShape(VectorOperators.S2I, INT_LANES, 0))
+                .lanewise(VectorOperators.LSHL, 16).reinterpretAsFloats().intoArray(dst, dstOff + i);
+        }
+        for (; i < count; i++) dst[dstOff + i] = Float.intBitsToFloat((segment.getAtIndex(I16_LE, index + i) & 0xFFFF) << 16);
+    }
+
+    private static final VectorSpecies<Short> BF16_LANES = VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
+    private static final VectorSpecies<Integer> INT_LANES = VectorSpecies.of(int.class, S.vectorShape());
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfShort I16_LE = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
@@ -105,6 +121,12 @@ final class GemmEngine {
             for (int i = 0; i < m; i++) java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
         }
         boolean serial = Parallel.insideWorker() || Parallel.threads() == 1 || (long) m * n * k < 64L * 64 * 64;
+        // A few rows of A (decoding): streaming B once beats packing it, whatever B's storage.
+        if (SmallMGemm.applies(m, transA)) {
+            if (transB) SmallMGemm.nt(m, n, k, a, aOff, lda, b, c, cOff, ldc, serial);
+            else SmallMGemm.nn(m, n, k, a, aOff, lda, b, c, cOff, ldc, serial);
+            return;
+        }
         // A LoRA branch's products (one dimension is the rank) stream their wide operands instead of packing them.
         if (b.array() != null && SkinnyGemm.tryRun(m, n, k, a, aOff, lda, transA, b.array(), b.offset(), b.ld(), transB, c, cOff, ldc, serial)) return;
         // K blocks of equal depth (K=576 with KC=384 runs as 2 x 288, not 384 + 192): a thin last block would

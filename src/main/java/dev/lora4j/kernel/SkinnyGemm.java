@@ -28,8 +28,7 @@ final class SkinnyGemm {
     /** Runs C (+)= op(A)·op(B) here when a dimension is small and this kernel handles the layout; false otherwise. */
     static boolean tryRun(int m, int n, int k, float[] a, int aOff, int lda, boolean transA,
                           float[] b, int bOff, int ldb, boolean transB, float[] c, int cOff, int ldc, boolean serial) {
-        // Any M: a decode step (one row) through a LoRA branch lands here too, where packing would cost more
-        // than the whole product.
+        // Any M above SmallMGemm's few rows (which GemmEngine sends there first): a prefill through a LoRA branch.
         if (k <= MAX_SMALL && n > MAX_SMALL) {
             expand(m, n, k, a, aOff, lda, transA, b, bOff, ldb, transB, c, cOff, ldc, serial);
             return true;
@@ -54,9 +53,8 @@ final class SkinnyGemm {
             for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) c[cOff + i * ldc + j] += ct[j * m + i];
             return true;
         }
-        // Small M only with A transposed (dA = dhᵀ·x): a forward over a few rows (decode, a short sentence) stays on
-        // the packed engine, which is also what a weight read in place from a checkpoint takes, so that heap and
-        // mapped weights give bit-identical outputs.
+        // Small M only with A transposed (dA = dhᵀ·x): a forward over a few rows (decode) never gets here, it takes
+        // SmallMGemm, which treats heap, mapped and quantized weights alike so that they give bit-identical outputs.
         if (m <= MAX_SMALL && n > MAX_SMALL && k > MAX_SMALL && transA) {
             outer(m, n, k, a, aOff, lda, transB, b, bOff, ldb, c, cOff, ldc, serial);
             return true;

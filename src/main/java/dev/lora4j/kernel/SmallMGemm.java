@@ -1,0 +1,202 @@
+package dev.lora4j.kernel;
+
+import java.util.function.IntConsumer;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * GEMM with only a few rows in A ({@link #MAX_M} or fewer, A not transposed): decoding, where each product is one
+ * token per sequence times a weight. The packed engine would copy all of B into panels (reading and writing every
+ * weight once more than the product itself does) and then run its 6-row micro-kernel on mostly padding rows; here B
+ * is streamed once, straight from the heap, a mapped segment or a quantized matrix, with no packing:
+ * <ul>
+ *   <li>nt (C = A·Bᵀ, B [N, K], a weight [out, in]): every C element is the dot product of an A row and a B row,
+ *       both contiguous. Four B rows at a time share each load of A;</li>
+ *   <li>nn (C = A·B, B [K, N], cached attention's probabilities times values): C's row, an L-wide column strip at a
+ *       time, kept in registers while B's rows stream past, Σ_p a(i, p)·B[p, strip].</li>
+ * </ul>
+ * A weight that is not a heap array is widened to F32 a few rows (nt) or a block of row pieces (nn) at a time into a
+ * small per-thread buffer that stays in L1, and then goes through the very same arithmetic as a heap array: each C
+ * element's sum has one order whatever B's storage, so a weight read in place from a checkpoint or decoded from NF4
+ * gives the same bits as the same values on the heap. That order does depend on M's side of the threshold (the
+ * packed engine sums in another), so a row's result may differ by rounding between a decode step and a prefill.
+ *
+ * <p>Parallel over N when the product is large enough ({@link #PARALLEL_MACS}); each task owns its columns of C.
+ */
+final class SmallMGemm {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /**
+     * The most rows of A taken here. B is streamed once whatever M is, but each of its loads feeds only M FMAs per
+     * B row while the packed micro-kernel feeds six per broadcast; measured on 576-1536 wide weights (bench gemm),
+     * this path is ahead up to about 8 rows and even at 16.
+     */
+    static final int MAX_M = Integer.getInteger("lora4j.gemm.smallm", 8);
+    /** Below this many multiply-adds the product runs on the calling thread: a fork/join would cost more. */
+    private static final long PARALLEL_MACS = 1L << 16;
+    /** nt: B rows decoded and dotted together. */
+    private static final int ROW_GROUP = 4;
+    /** nn: K rows of a non-heap B widened per block, so the buffer (BLOCK_K × STRIP_TASK floats) fits in L1. */
+    private static final int BLOCK_K = 32;
+    /** nn: columns per parallel task, a multiple of every vector length (so strips line up with the serial grid). */
+    private static final int STRIP_TASK = 128;
+
+    private static final ThreadLocal<float[]> ROWS = ThreadLocal.withInitial(() -> new float[0]);
+
+    private SmallMGemm() {}
+
+    /** Whether C (+)= A·op(B) with {@code m} rows and A not transposed is run here. */
+    static boolean applies(int m, boolean transA) {
+        return !transA && m <= MAX_M;
+    }
+
+    /** C[M,N] += A[M,K]·Bᵀ, B [N,K]; C already zeroed when not accumulated into. */
+    static void nt(int m, int n, int k, float[] a, int aOff, int lda, GemmEngine.BOperand b,
+                   float[] c, int cOff, int ldc, boolean serial) {
+        int groups = (n + ROW_GROUP - 1) / ROW_GROUP;
+        IntConsumer group = g -> ntGroup(g * ROW_GROUP, Math.min(ROW_GROUP, n - g * ROW_GROUP), m, k, a, aOff, lda, b, c, cOff, ldc);
+        int tasks = taskCount(serial, (long) m * n * k, groups);
+        if (tasks == 1) {
+            for (int g = 0; g < groups; g++) group.accept(g);
+        } else {
+            // Contiguous runs of row groups per task: each task streams one stretch of B.
+            Parallel.parallelFor(0, tasks, t -> {
+                int end = (int) ((long) groups * (t + 1) / tasks);
+                for (int g = (int) ((long) groups * t / tasks); g < end; g++) group.accept(g);
+            });
+        }
+    }
+
+    private static int taskCount(boolean serial, long macs, int items) {
+        if (serial || macs < PARALLEL_MACS) return 1;
+        // A few tasks per thread so that a thread slowed by another process does not hold up the rest.
+        return Math.max(1, Math.min(items, 4 * Parallel.threads()));
+    }
+
+    /** Columns j0..j0+count-1 of C (count ≤ 4), for every row of A. */
+    private static void ntGroup(int j0, int count, int m, int k, float[] a, int aOff, int lda, GemmEngine.BOperand b,
+                                float[] c, int cOff, int ldc) {
+        float[] rows;
+        int base, ld;
+        if (b.array() != null) {
+            rows = b.array();
+            base = b.offset() + j0 * b.ld();
+            ld = b.ld();
+        } else {
+            rows = buffer(ROW_GROUP * k);
+            for (int r = 0; r < count; r++) b.read((long) (j0 + r) * b.ld(), rows, r * k, k);
+            base = 0;
+            ld = k;
+        }
+        for (int i = 0; i < m; i++) {
+            int ai = aOff + i * lda, ci = cOff + i * ldc + j0;
+            if (count == ROW_GROUP) {
+                dot4(a, ai, rows, base, ld, k, c, ci);
+            } else {
+                for (int r = 0; r < count; r++) c[ci + r] += VectorMath.dot(a, ai, rows, base + r * ld, k);
+            }
+        }
+    }
+
+    /**
+     * c[ci + r] += A row · B row r for r &lt; 4: four independent vector accumulators, so the loop is bound by loads,
+     * not by the latency of one FMA chain. Each is summed exactly as {@link VectorMath#dot} sums (lanes in order,
+     * then the scalar tail), so a column's bits do not depend on whether it fell into a group of four.
+     */
+    private static void dot4(float[] a, int ai, float[] b, int b0, int ld, int k, float[] c, int ci) {
+        int b1 = b0 + ld, b2 = b1 + ld, b3 = b2 + ld;
+        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
+        int p = 0;
+        for (int bound = S.loopBound(k); p < bound; p += L) {
+            FloatVector x = FloatVector.fromArray(S, a, ai + p);
+            s0 = x.fma(FloatVector.fromArray(S, b, b0 + p), s0);
+            s1 = x.fma(FloatVector.fromArray(S, b, b1 + p), s1);
+            s2 = x.fma(FloatVector.fromArray(S, b, b2 + p), s2);
+            s3 = x.fma(FloatVector.fromArray(S, b, b3 + p), s3);
+        }
+        float r0 = VectorMath.sumLanes(s0), r1 = VectorMath.sumLanes(s1);
+        float r2 = VectorMath.sumLanes(s2), r3 = VectorMath.sumLanes(s3);
+        for (; p < k; p++) {
+            float x = a[ai + p];
+            r0 += x * b[b0 + p];
+            r1 += x * b[b1 + p];
+            r2 += x * b[b2 + p];
+            r3 += x * b[b3 + p];
+        }
+        c[ci] += r0;
+        c[ci + 1] += r1;
+        c[ci + 2] += r2;
+        c[ci + 3] += r3;
+    }
+
+    /** C[M,N] += A[M,K]·B, B [K,N]; C already zeroed when not accumulated into. */
+    static void nn(int m, int n, int k, float[] a, int aOff, int lda, GemmEngine.BOperand b,
+                   float[] c, int cOff, int ldc, boolean serial) {
+        int chunks = (n + STRIP_TASK - 1) / STRIP_TASK;
+        IntConsumer chunk = t -> {
+            int j0 = t * STRIP_TASK, width = Math.min(STRIP_TASK, n - j0);
+            if (b.array() != null) {
+                strips(m, width, 0, k, a, aOff, lda, b.array(), b.offset() + j0, b.ld(), c, cOff + j0, ldc);
+                return;
+            }
+            // Widen a block of K rows of this task's columns, then run the same loop over it: C carries each
+            // element's sum from block to block, so the order of its additions is that of the heap case.
+            float[] rows = buffer(BLOCK_K * width);
+            for (int p0 = 0; p0 < k; p0 += BLOCK_K) {
+                int kb = Math.min(BLOCK_K, k - p0);
+                for (int p = 0; p < kb; p++) b.read((long) (p0 + p) * b.ld() + j0, rows, p * width, width);
+                strips(m, width, p0, kb, a, aOff, lda, rows, 0, width, c, cOff + j0, ldc);
+            }
+        };
+        int tasks = taskCount(serial, (long) m * n * k, chunks);
+        if (tasks == 1) for (int t = 0; t < chunks; t++) chunk.accept(t);
+        else Parallel.parallelFor(0, chunks, chunk);
+    }
+
+    /**
+     * C[:, 0:width] += A[:, p0:p0+kb]·B[0:kb, 0:width]: each L-wide strip of a C row held in a register over the
+     * whole run of K, two rows of A at a time so that each load of B feeds two FMAs. Columns past the last whole
+     * strip are summed in scalars.
+     */
+    private static void strips(int m, int width, int p0, int kb, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                               float[] c, int cOff, int ldc) {
+        int j = 0;
+        for (int bound = S.loopBound(width); j < bound; j += L) {
+            int i = 0;
+            for (; i + 2 <= m; i += 2) {
+                int c0 = cOff + i * ldc + j, c1 = c0 + ldc, a0 = aOff + i * lda + p0, a1 = a0 + lda;
+                FloatVector s0 = FloatVector.fromArray(S, c, c0), s1 = FloatVector.fromArray(S, c, c1);
+                for (int p = 0; p < kb; p++) {
+                    FloatVector x = FloatVector.fromArray(S, b, bOff + p * ldb + j);
+                    s0 = x.fma(FloatVector.broadcast(S, a[a0 + p]), s0);
+                    s1 = x.fma(FloatVector.broadcast(S, a[a1 + p]), s1);
+                }
+                s0.intoArray(c, c0);
+                s1.intoArray(c, c1);
+            }
+            if (i < m) {
+                int c0 = cOff + i * ldc + j, a0 = aOff + i * lda + p0;
+                FloatVector s0 = FloatVector.fromArray(S, c, c0);
+                for (int p = 0; p < kb; p++) s0 = FloatVector.fromArray(S, b, bOff + p * ldb + j).fma(FloatVector.broadcast(S, a[a0 + p]), s0);
+                s0.intoArray(c, c0);
+            }
+        }
+        for (; j < width; j++) {
+            for (int i = 0; i < m; i++) {
+                int a0 = aOff + i * lda + p0;
+                float s = c[cOff + i * ldc + j];
+                for (int p = 0; p < kb; p++) s += a[a0 + p] * b[bOff + p * ldb + j];
+                c[cOff + i * ldc + j] = s;
+            }
+        }
+    }
+
+    private static float[] buffer(int size) {
+        float[] buf = ROWS.get();
+        if (buf.length < size) {
+            buf = new float[size];
+            ROWS.set(buf);
+        }
+        return buf;
+    }
+}
