@@ -88,7 +88,11 @@ final class SmallMGemm {
             base = 0;
             ld = k;
         }
-        for (int i = 0; i < m; i++) {
+        int i = 0;
+        if (count == ROW_GROUP) {
+            for (; i + 2 <= m; i += 2) dot4x2(a, aOff + i * lda, lda, rows, base, ld, k, c, cOff + i * ldc + j0, ldc);
+        }
+        for (; i < m; i++) {
             int ai = aOff + i * lda, ci = cOff + i * ldc + j0;
             if (count == ROW_GROUP) {
                 dot4(a, ai, rows, base, ld, k, c, ci);
@@ -96,6 +100,54 @@ final class SmallMGemm {
                 for (int r = 0; r < count; r++) c[ci + r] += VectorMath.dot(a, ai, rows, base + r * ld, k);
             }
         }
+    }
+
+    /**
+     * {@link #dot4} for two rows of A at once: eight accumulators, each load of A or B feeding two or four FMAs,
+     * so that with several rows the loop is bound by FMAs rather than loads. Each sum is still formed as dot4 forms it.
+     */
+    private static void dot4x2(float[] a, int ai, int lda, float[] b, int b0, int ld, int k, float[] c, int ci, int ldc) {
+        int a1 = ai + lda, b1 = b0 + ld, b2 = b1 + ld, b3 = b2 + ld;
+        FloatVector s00 = FloatVector.zero(S), s01 = s00, s02 = s00, s03 = s00, s10 = s00, s11 = s00, s12 = s00, s13 = s00;
+        int p = 0;
+        for (int bound = S.loopBound(k); p < bound; p += L) {
+            FloatVector x0 = FloatVector.fromArray(S, a, ai + p), x1 = FloatVector.fromArray(S, a, a1 + p);
+            FloatVector w = FloatVector.fromArray(S, b, b0 + p);
+            s00 = x0.fma(w, s00);
+            s10 = x1.fma(w, s10);
+            w = FloatVector.fromArray(S, b, b1 + p);
+            s01 = x0.fma(w, s01);
+            s11 = x1.fma(w, s11);
+            w = FloatVector.fromArray(S, b, b2 + p);
+            s02 = x0.fma(w, s02);
+            s12 = x1.fma(w, s12);
+            w = FloatVector.fromArray(S, b, b3 + p);
+            s03 = x0.fma(w, s03);
+            s13 = x1.fma(w, s13);
+        }
+        float r00 = VectorMath.sumLanes(s00), r01 = VectorMath.sumLanes(s01), r02 = VectorMath.sumLanes(s02), r03 = VectorMath.sumLanes(s03);
+        float r10 = VectorMath.sumLanes(s10), r11 = VectorMath.sumLanes(s11), r12 = VectorMath.sumLanes(s12), r13 = VectorMath.sumLanes(s13);
+        for (; p < k; p++) {
+            float x0 = a[ai + p], x1 = a[a1 + p];
+            float w0 = b[b0 + p], w1 = b[b1 + p], w2 = b[b2 + p], w3 = b[b3 + p];
+            r00 += x0 * w0;
+            r01 += x0 * w1;
+            r02 += x0 * w2;
+            r03 += x0 * w3;
+            r10 += x1 * w0;
+            r11 += x1 * w1;
+            r12 += x1 * w2;
+            r13 += x1 * w3;
+        }
+        int c1 = ci + ldc;
+        c[ci] += r00;
+        c[ci + 1] += r01;
+        c[ci + 2] += r02;
+        c[ci + 3] += r03;
+        c[c1] += r10;
+        c[c1 + 1] += r11;
+        c[c1 + 2] += r12;
+        c[c1 + 3] += r13;
     }
 
     /**
@@ -154,27 +206,36 @@ final class SmallMGemm {
     }
 
     /**
-     * C[:, 0:width] += A[:, p0:p0+kb]·B[0:kb, 0:width]: each L-wide strip of a C row held in a register over the
-     * whole run of K, two rows of A at a time so that each load of B feeds two FMAs. Columns past the last whole
-     * strip are summed in scalars.
+     * C[:, 0:width] += A[:, p0:p0+kb]·B[0:kb, 0:width]: four L-wide strips of a C row (a quarter of a 16-lane
+     * register file per row) held in registers over the whole run of K, each broadcast of A feeding four FMAs and
+     * each pass over B covering 4L columns: one strip at a time walked B's rows four times as often, a new cache line
+     * and often a new page per load. The strips left over go one at a time, columns past the last whole strip in
+     * scalars. Every element's sum is the same chain, from C, in the order of p, whichever of these computes it.
      */
     private static void strips(int m, int width, int p0, int kb, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
                                float[] c, int cOff, int ldc) {
         int j = 0;
-        for (int bound = S.loopBound(width); j < bound; j += L) {
-            int i = 0;
-            for (; i + 2 <= m; i += 2) {
-                int c0 = cOff + i * ldc + j, c1 = c0 + ldc, a0 = aOff + i * lda + p0, a1 = a0 + lda;
-                FloatVector s0 = FloatVector.fromArray(S, c, c0), s1 = FloatVector.fromArray(S, c, c1);
+        for (; j + 4 * L <= width; j += 4 * L) {
+            for (int i = 0; i < m; i++) {
+                int c0 = cOff + i * ldc + j, a0 = aOff + i * lda + p0;
+                FloatVector s0 = FloatVector.fromArray(S, c, c0), s1 = FloatVector.fromArray(S, c, c0 + L);
+                FloatVector s2 = FloatVector.fromArray(S, c, c0 + 2 * L), s3 = FloatVector.fromArray(S, c, c0 + 3 * L);
                 for (int p = 0; p < kb; p++) {
-                    FloatVector x = FloatVector.fromArray(S, b, bOff + p * ldb + j);
-                    s0 = x.fma(FloatVector.broadcast(S, a[a0 + p]), s0);
-                    s1 = x.fma(FloatVector.broadcast(S, a[a1 + p]), s1);
+                    int bp = bOff + p * ldb + j;
+                    FloatVector x = FloatVector.broadcast(S, a[a0 + p]);
+                    s0 = FloatVector.fromArray(S, b, bp).fma(x, s0);
+                    s1 = FloatVector.fromArray(S, b, bp + L).fma(x, s1);
+                    s2 = FloatVector.fromArray(S, b, bp + 2 * L).fma(x, s2);
+                    s3 = FloatVector.fromArray(S, b, bp + 3 * L).fma(x, s3);
                 }
                 s0.intoArray(c, c0);
-                s1.intoArray(c, c1);
+                s1.intoArray(c, c0 + L);
+                s2.intoArray(c, c0 + 2 * L);
+                s3.intoArray(c, c0 + 3 * L);
             }
-            if (i < m) {
+        }
+        for (int bound = S.loopBound(width); j < bound; j += L) {
+            for (int i = 0; i < m; i++) {
                 int c0 = cOff + i * ldc + j, a0 = aOff + i * lda + p0;
                 FloatVector s0 = FloatVector.fromArray(S, c, c0);
                 for (int p = 0; p < kb; p++) s0 = FloatVector.fromArray(S, b, bOff + p * ldb + j).fma(FloatVector.broadcast(S, a[a0 + p]), s0);
