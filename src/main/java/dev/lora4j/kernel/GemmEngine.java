@@ -76,9 +76,7 @@ final class GemmEngine {
             switch (format) {
                 case F32 -> MemorySegment.copy(segment, F32_LE, index * 4, dst, dstOff, count);
                 case BF16 -> widenBf16(segment, index, dst, dstOff, count);
-                case F16 -> {
-                    for (int i = 0; i < count; i++) dst[dstOff + i] = Float.float16ToFloat(segment.getAtIndex(I16_LE, index + i));
-                }
+                case F16 -> widenF16(segment, index, dst, dstOff, count);
             }
         }
     }
@@ -95,6 +93,21 @@ final class GemmEngine {
         for (; i < count; i++) dst[dstOff + i] = Float.intBitsToFloat((segment.getAtIndex(I16_LE, index + i) & 0xFFFF) << 16);
     }
 
+    /**
+     * F16 has no Vector API conversion: one bulk copy of the bits into a short[], then a plain array loop over the
+     * Float.float16ToFloat intrinsic, the form C2's auto-vectoriser can handle (element reads from a segment are not).
+     */
+    private static void widenF16(MemorySegment segment, long index, float[] dst, int dstOff, int count) {
+        short[] bits = F16_BITS.get();
+        if (bits.length < count) {
+            bits = new short[count];
+            F16_BITS.set(bits);
+        }
+        MemorySegment.copy(segment, I16_LE, index * 2, bits, 0, count);
+        for (int i = 0; i < count; i++) dst[dstOff + i] = Float.float16ToFloat(bits[i]);
+    }
+
+    private static final ThreadLocal<short[]> F16_BITS = ThreadLocal.withInitial(() -> new short[0]);
     private static final VectorSpecies<Short> BF16_LANES = VectorSpecies.of(short.class, VectorShape.forBitSize(S.vectorBitSize() / 2));
     private static final VectorSpecies<Integer> INT_LANES = VectorSpecies.of(int.class, S.vectorShape());
     private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
