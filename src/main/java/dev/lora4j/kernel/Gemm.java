@@ -12,7 +12,8 @@ import java.lang.foreign.MemorySegment;
  *   <li>{@link #tn}: C = Aᵀ·B, A [K,M], B [K,N]: the weight gradient dW = dYᵀ·X.</li>
  * </ul>
  * With {@code accumulate} the product is added to C, otherwise C is overwritten. Calls from a kernel worker
- * thread run serially; otherwise the work is split over {@link Parallel}.
+ * thread run serially; otherwise the work is split over {@link Parallel}. Products with a few rows of A (decoding)
+ * in nt and nn stream B as it is stored instead of packing it ({@code SmallMGemm}), whatever B's storage.
  */
 public final class Gemm {
     private Gemm() {}
@@ -67,8 +68,9 @@ public final class Gemm {
     }
 
     /**
-     * C[M,N] (+)= A[M,K] · Wᵀ with W [N,K] quantized (NF4, INT8): each panel of W is decoded to F32 as it is packed,
-     * so the frozen weight is never held as a full F32 copy and the micro-kernel runs unchanged.
+     * C[M,N] (+)= A[M,K] · Wᵀ with W [N,K] quantized (NF4, INT8): each panel of W is decoded to F32 as it is packed
+     * (with a few rows of A, a few rows of W at a time as they are streamed), so the frozen weight is never held as a
+     * full F32 copy and the kernels run unchanged.
      */
     public static void nt(int m, int n, int k, float[] a, QuantizedMatrix w, float[] c, boolean accumulate) {
         checkQuantized(w, n, k);

@@ -2,8 +2,9 @@ package dev.lora4j.kernel;
 
 /**
  * A frozen weight matrix [rows, cols] (row-major) kept in a compressed format and widened to F32 a run of
- * elements at a time: inside GEMM's packing of the B operand ({@link Gemm#nt(int, int, int, float[], QuantizedMatrix,
- * float[], boolean)}), so a quantized base weight is never held as a full F32 copy.
+ * elements at a time: inside GEMM's packing of the B operand, or a few rows at a time when A has only a few rows
+ * ({@link Gemm#nt(int, int, int, float[], QuantizedMatrix, float[], boolean)}), so a quantized base weight is never
+ * held as a full F32 copy.
  */
 public sealed interface QuantizedMatrix permits Nf4Matrix, Int8Matrix {
     int rows();

@@ -11,9 +11,9 @@ import jdk.incubator.vector.VectorSpecies;
  * is streamed once, straight from the heap, a mapped segment or a quantized matrix, with no packing:
  * <ul>
  *   <li>nt (C = A·Bᵀ, B [N, K], a weight [out, in]): every C element is the dot product of an A row and a B row,
- *       both contiguous. Four B rows at a time share each load of A;</li>
- *   <li>nn (C = A·B, B [K, N], cached attention's probabilities times values): C's row, an L-wide column strip at a
- *       time, kept in registers while B's rows stream past, Σ_p a(i, p)·B[p, strip].</li>
+ *       both contiguous. Four B rows and two A rows at a time, so that each load feeds two or four FMAs;</li>
+ *   <li>nn (C = A·B, B [K, N], cached attention's probabilities times values): four L-wide column strips of a C
+ *       row at a time kept in registers while B's rows stream past, Σ_p a(i, p)·B[p, strips].</li>
  * </ul>
  * A weight that is not a heap array is widened to F32 a few rows (nt) or a block of row pieces (nn) at a time into a
  * small per-thread buffer that stays in L1, and then goes through the very same arithmetic as a heap array: each C
@@ -21,19 +21,19 @@ import jdk.incubator.vector.VectorSpecies;
  * gives the same bits as the same values on the heap. That order does depend on M's side of the threshold (the
  * packed engine sums in another), so a row's result may differ by rounding between a decode step and a prefill.
  *
- * <p>Parallel over N when the product is large enough ({@link #PARALLEL_MACS}); each task owns its columns of C.
+ * <p>Parallel over N unless the caller asks for serial (small products, calls from a kernel worker); each task owns
+ * its columns of C, so the split changes no sum.
  */
 final class SmallMGemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /**
-     * The most rows of A taken here. B is streamed once whatever M is, but each of its loads feeds only M FMAs per
-     * B row while the packed micro-kernel feeds six per broadcast; measured on 576-1536 wide weights (bench gemm),
-     * this path is ahead up to about 8 rows and even at 16.
+     * The most rows of A taken here. B is streamed once whatever M is, but with more rows the packed engine's
+     * 6-row register tile does more work per load than these kernels. Measured (bench gemm, N x K = 576 x 576 and
+     * 1536 x 576, a loaded 2-core machine): nt is ahead of the packed engine through 8 rows, about even at 16 and
+     * behind at 32; nn ahead through 4 to 8 rows and behind at 16.
      */
     static final int MAX_M = Integer.getInteger("lora4j.gemm.smallm", 8);
-    /** Below this many multiply-adds the product runs on the calling thread: a fork/join would cost more. */
-    private static final long PARALLEL_MACS = 1L << 16;
     /** nt: B rows decoded and dotted together. */
     private static final int ROW_GROUP = 4;
     /** nn: K rows of a non-heap B widened per block, so the buffer (BLOCK_K × STRIP_TASK floats) fits in L1. */
@@ -55,7 +55,7 @@ final class SmallMGemm {
                    float[] c, int cOff, int ldc, boolean serial) {
         int groups = (n + ROW_GROUP - 1) / ROW_GROUP;
         IntConsumer group = g -> ntGroup(g * ROW_GROUP, Math.min(ROW_GROUP, n - g * ROW_GROUP), m, k, a, aOff, lda, b, c, cOff, ldc);
-        int tasks = taskCount(serial, (long) m * n * k, groups);
+        int tasks = taskCount(serial, groups);
         if (tasks == 1) {
             for (int g = 0; g < groups; g++) group.accept(g);
         } else {
@@ -67,8 +67,8 @@ final class SmallMGemm {
         }
     }
 
-    private static int taskCount(boolean serial, long macs, int items) {
-        if (serial || macs < PARALLEL_MACS) return 1;
+    private static int taskCount(boolean serial, int items) {
+        if (serial) return 1;
         // A few tasks per thread so that a thread slowed by another process does not hold up the rest.
         return Math.max(1, Math.min(items, 4 * Parallel.threads()));
     }
@@ -203,8 +203,7 @@ final class SmallMGemm {
                 strips(m, width, p0, kb, a, aOff, lda, rows, 0, width, c, cOff + j0, ldc);
             }
         };
-        int tasks = taskCount(serial, (long) m * n * k, chunks);
-        if (tasks == 1) for (int t = 0; t < chunks; t++) chunk.accept(t);
+        if (serial || chunks == 1) for (int t = 0; t < chunks; t++) chunk.accept(t);
         else Parallel.parallelFor(0, chunks, chunk);
     }
 
