@@ -11,16 +11,28 @@ import java.util.function.UnaryOperator;
  * layers' activations, for one more forward per layer.
  *
  * <p>The block must compute the same thing twice: a block that draws random numbers (dropout) must be handed a
- * {@code beforeRecompute} that puts its random state back to what it was before the first forward.
+ * {@link Replay} that puts its random state back to what it was before the first forward, and afterwards to what it
+ * was before the recomputation (so that forwards run after this block, e.g. a second batch through the same
+ * layers, keep the draws they would have had without checkpointing).
  */
 public final class GradientCheckpoint {
     private GradientCheckpoint() {}
+
+    /** How a block's random state is rewound for its recomputation. */
+    @FunctionalInterface
+    public interface Replay {
+        /** A block without random state. */
+        Replay NONE = () -> () -> {};
+
+        /** Sets the state the first forward started from; closing the scope puts back the state of now. */
+        Tape.Scope rewind();
+    }
 
     /**
      * {@code block(x)}, recorded as one step that recomputes the block during backward. Outside a recording
      * ({@link Tape#noGrad()}) this is just {@code block.apply(x)}.
      */
-    public static Variable apply(Variable x, UnaryOperator<Variable> block, Runnable beforeRecompute) {
+    public static Variable apply(Variable x, UnaryOperator<Variable> block, Replay replay) {
         Tape tape = Tape.current();
         if (!tape.recording()) return block.apply(x);
         Variable y;
@@ -37,13 +49,12 @@ public final class GradientCheckpoint {
         Variable out = Variable.pooledView(y.value(), true);
         tape.record(out, () -> {
             if (out.grad() == null) return;
-            beforeRecompute.run();
             // A fresh leaf over the same input values: the recomputed block's gradient with respect to x lands
             // here, and is then handed to x (if x needs one).
             Variable in = Variable.pooledView(x.value(), x.requiresGrad());
             Tape.Segment again = tape.segment();
             float[] survivor = null;
-            try {
+            try (var _ = replay.rewind()) {
                 Variable y2 = block.apply(in);
                 again.backward(y2, out.grad());
                 if (in.grad() != null) {

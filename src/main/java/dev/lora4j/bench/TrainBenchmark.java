@@ -82,13 +82,14 @@ public final class TrainBenchmark {
     /**
      * One run. {@code stepS} is the median of the warm steps (seconds); {@code gflopPerStep} counts forward + backward
      * work as {@link FlopCount} describes, and {@code gflops} divides it by the median step. {@code gcS} is the
-     * JVM's collection time summed over the warm steps; {@code buildS} is building the model and injecting LoRA;
+     * JVM's collection time summed over the warm steps; {@code maxHeapMb} the heap the JVM may grow to (-Xmx, which
+     * peak RSS follows); {@code buildS} is building the model and injecting LoRA;
      * {@code startToFirstStepS} is from JVM start to the end of the first optimizer step. Times in seconds.
      */
     public record Result(String impl, String shape, int batch, int seq, int threads, int steps, long trainableParams,
                          long totalParams, double buildS, double firstStepS, double startToFirstStepS,
                          double stepS, double tokensPerS, double gflopPerStep, double gflops,
-                         double gcS, long peakRssMb, double loss, boolean gradientCheckpointing) {}
+                         double gcS, long peakRssMb, long maxHeapMb, double loss, boolean gradientCheckpointing) {}
 
     private TrainBenchmark() {}
 
@@ -168,7 +169,7 @@ public final class TrainBenchmark {
         return new Result("lora4j", o.shape().id(), o.batch(), o.seq(), Runtime.getRuntime().availableProcessors(), o.steps(),
             countParameters(root, true), countParameters(root, false), round(buildSeconds), round(times[0]), round(startToFirst),
             round(step), Math.round(tokens / step * 10) / 10.0, round(flops / 1e9), Math.round(flops / step / 1e9 * 10) / 10.0,
-            round(gcWarm), LoadBenchmark.peakRssMb(), round(last), o.gradientCheckpointing());
+            round(gcWarm), LoadBenchmark.peakRssMb(), Runtime.getRuntime().maxMemory() >> 20, round(last), o.gradientCheckpointing());
     }
 
     private static long countParameters(Module root, boolean trainableOnly) {

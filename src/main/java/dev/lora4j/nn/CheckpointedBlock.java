@@ -20,7 +20,14 @@ public final class CheckpointedBlock {
         long[] states = new long[random.size()];
         for (int i = 0; i < states.length; i++) states[i] = random.get(i).randomState();
         return GradientCheckpoint.apply(x, forward, () -> {
-            for (int i = 0; i < states.length; i++) random.get(i).restoreRandomState(states[i]);
+            long[] now = new long[states.length];
+            for (int i = 0; i < states.length; i++) {
+                now[i] = random.get(i).randomState();
+                random.get(i).restoreRandomState(states[i]);
+            }
+            return () -> {
+                for (int i = 0; i < now.length; i++) random.get(i).restoreRandomState(now[i]);
+            };
         });
     }
 }

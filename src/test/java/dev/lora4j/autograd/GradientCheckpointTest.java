@@ -46,7 +46,7 @@ class GradientCheckpointTest {
             for (int i = 0; i < blocks.size(); i++) {
                 int k = i;
                 UnaryOperator<Variable> f = in -> block(k, in);
-                x = checkpoint ? GradientCheckpoint.apply(x, f, () -> {}) : f.apply(x);
+                x = checkpoint ? GradientCheckpoint.apply(x, f, GradientCheckpoint.Replay.NONE) : f.apply(x);
             }
             return Ops.dot(x, r);
         }
@@ -123,9 +123,9 @@ class GradientCheckpointTest {
         try (var _ = Tape.current().reuseBuffers()) {
             // Both blocks under one outer checkpoint, each under its own inner one.
             Variable y = GradientCheckpoint.apply(x, in -> {
-                Variable h = GradientCheckpoint.apply(in, v -> s.block(0, v), () -> {});
-                return GradientCheckpoint.apply(h, v -> s.block(1, v), () -> {});
-            }, () -> {});
+                Variable h = GradientCheckpoint.apply(in, v -> s.block(0, v), GradientCheckpoint.Replay.NONE);
+                return GradientCheckpoint.apply(h, v -> s.block(1, v), GradientCheckpoint.Replay.NONE);
+            }, GradientCheckpoint.Replay.NONE);
             Variable loss = Ops.dot(y, r);
             assertEquals(plain[0][0], loss.data()[0], 0f);
             Tape.current().backward(loss);
@@ -171,7 +171,7 @@ class GradientCheckpointTest {
             Variable y = GradientCheckpoint.apply(x, in -> {
                 calls[0]++;
                 return s.block(0, in);
-            }, () -> {});
+            }, GradientCheckpoint.Replay.NONE);
             assertFalse(y.requiresGrad());
             assertNotNull(y.data());
         }
@@ -195,8 +195,13 @@ class GradientCheckpointTest {
 
         counter[0] = 0;
         long saved = counter[0];
-        Tape.current().backward(Ops.dot(GradientCheckpoint.apply(x, block, () -> counter[0] = saved), r));
+        GradientCheckpoint.Replay replay = () -> {
+            long now = counter[0];
+            counter[0] = saved;
+            return () -> counter[0] = now;
+        };
+        Tape.current().backward(Ops.dot(GradientCheckpoint.apply(x, block, replay), r));
         assertArrayEquals(plain, w.grad(), 0f, "the recomputed dropout mask is the first forward's");
-        assertEquals(1, counter[0], "the block ran twice, the counter was put back in between");
+        assertEquals(1, counter[0], "the block ran twice; after backward the counter is where the forward left it");
     }
 }

@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Each model with a layer stack trains the same with gradient checkpointing as without: the same loss and, to the
  * bit, the same gradient for every trainable parameter, with LoRA dropout on (the recomputed layers draw the
- * first forward's masks) and inside the tape's reused buffers, over two steps.
+ * first forward's masks) and inside the tape's reused buffers, over three steps.
  */
 class GradientCheckpointingTest {
     static final int BATCH = 2, SEQ = 7;
@@ -58,7 +58,7 @@ class GradientCheckpointingTest {
         return m;
     }
 
-    /** Two training steps' losses and gradients (every trainable parameter, by name), from a fresh model each time. */
+    /** Three training steps' losses and gradients (every trainable parameter, by name), from a fresh model each time. */
     static List<float[]> twoSteps(Supplier<Module> build, String targets, java.util.function.Function<Module, Variable> loss, boolean checkpoint) {
         Module m = build.get();
         LoraModel lora = LoraModel.inject(m, LoraConfig.of(4, 8, targets).withDropout(0.2f), 5);
@@ -69,7 +69,7 @@ class GradientCheckpointingTest {
         if (checkpoint) assertFalse(GradientCheckpointing.enable(m, true).isEmpty());
         m.train(true);
         List<float[]> out = new ArrayList<>();
-        for (int step = 0; step < 2; step++) {
+        for (int step = 0; step < 3; step++) {
             for (Variable v : lora.trainableVariables()) v.clearGrad();
             try (var _ = Tape.current().reuseBuffers()) {
                 Variable l = loss.apply(m);
@@ -116,6 +116,23 @@ class GradientCheckpointingTest {
                 BertForSequenceClassification.newClassifier(c, 2, new SplittableRandom(9))),
             "query,key,value,attention.output.dense,intermediate.dense,output.dense",
             m -> Ops.crossEntropy(((BertForSequenceClassification) m).forward(in), labels, -100));
+    }
+
+    @Test
+    void bertWithTwoForwardsPerStep() {
+        // Contrastive training encodes anchors and positives in two forwards through the same layers: the second
+        // forward's dropout draws, and the next step's, must not move when the first forward's layers are recomputed.
+        BertConfig c = new BertConfig(41, 16, 2, 4, 32, "gelu", 32, 2, 1e-12f);
+        BertModel.Batch first = new BertModel.Batch(ids(BATCH * SEQ, 10, c.vocabSize()), new int[BATCH * SEQ], mask(), BATCH, SEQ);
+        BertModel.Batch second = new BertModel.Batch(ids(BATCH * SEQ, 11, c.vocabSize()), new int[BATCH * SEQ], mask(), BATCH, SEQ);
+        assertSameTraining(() -> new BertForSequenceClassification(c, Weights.random(12, 0.3f), "",
+                BertForSequenceClassification.newClassifier(c, 2, new SplittableRandom(13))),
+            "query,value,intermediate.dense",
+            m -> {
+                var model = (BertForSequenceClassification) m;
+                return Ops.add(Ops.crossEntropy(model.forward(first), new int[] {1, 0}, -100),
+                    Ops.crossEntropy(model.forward(second), new int[] {0, 0}, -100));
+            });
     }
 
     @Test

@@ -276,7 +276,7 @@ public final class LlamaModel extends Module implements GradientCheckpointing {
         }
 
         Variable forward(Variable x) {
-            return downProj.get().forward(Ops.mul(Ops.silu(gateProj.get().forward(x)), upProj.get().forward(x)));
+            return downProj.get().forward(Ops.siluMul(gateProj.get().forward(x), upProj.get().forward(x)));
         }
     }
 }
