@@ -160,12 +160,12 @@ class LinearCrossEntropyTest {
     /**
      * Inside reuseBuffers, with hidden a pooled op output: the same gradients as without pooling, step after step.
      * The head's gradient must not come from the pool (it outlives the scope): the logits chunk here has W's very
-     * size (8 rows x 512 = 512 x 8), so a pooled W gradient would be handed out again as the next step's logits,
-     * and the accumulated gradient after two steps would not be twice the first's.
+     * size (24 rows in 3 chunks of 8: 8 x 512 = 512 x 8), so a pooled W gradient would be handed out again as the
+     * next step's logits, and the accumulated gradient after two steps would not be twice the first's.
      */
     @Test
     void worksInsideReusedBuffersAndKeepsTheWeightGradientOutOfThePool() {
-        int rows = 20, in = 6, h = 8, vocab = 512, chunk = 8;
+        int rows = 24, in = 6, h = 8, vocab = 512, chunk = 8;
         Variable x = Variable.constant(Tensor.of(randn(rnd, rows * in, 1.0), rows, in));
         Variable a = param(rnd, 0.5, h, in), w = param(rnd, 0.3, vocab, h);
         int[] t = new int[rows];
