@@ -26,7 +26,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * {@link CausalLanguageModel#loss}: on the tiny Llama and GPT-2 fixtures (tied heads, weights read in place from
  * the mapped checkpoint) the fused head + loss the models override it with gives the loss and the gradients of
  * cross-entropy over {@link CausalLanguageModel#forward}'s logits, for a LoRA adapter, for a head trained in full
- * (tied to the embedding table), and with LoRA on lm_head itself, where the models must fall back to the logits.
+ * (tied to the embedding table or not: Qwen2's fixture is untied), and with LoRA on lm_head itself, where the models
+ * must fall back to the logits.
  */
 class CausalLmLossTest {
     private static final Path FIXTURES = Path.of("src/test/resources/fixtures");
@@ -95,7 +96,7 @@ class CausalLmLossTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"llama-tiny", "gpt2-tiny"})
+    @ValueSource(strings = {"llama-tiny", "gpt2-tiny", "qwen2-tiny"})
     void fusedLossEqualsCrossEntropyOfTheLogits(String name) throws Exception {
         CausalLanguageModel m = load(name);
         float expected;
@@ -108,14 +109,22 @@ class CausalLmLossTest {
         assertSame(step(m, adapter, false), step(m, adapter, true));
     }
 
-    /** Full fine-tuning of the tied table: the head's gradient and the embedding lookup's add into one Variable. */
+    /**
+     * Full fine-tuning of the head: a tied table (Llama, GPT-2), where the head's gradient and the embedding lookup's
+     * add into one Variable, and an untied lm_head beside its embedding table (Qwen2).
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"llama-tiny", "gpt2-tiny"})
-    void trainedTiedHeadGetsTheSameGradient(String name) throws Exception {
+    @ValueSource(strings = {"llama-tiny", "gpt2-tiny", "qwen2-tiny"})
+    void trainedHeadGetsTheSameGradient(String name) throws Exception {
         CausalLanguageModel m = load(name);
-        Variable table = ((Module) m).namedParameters().get(name.startsWith("gpt2") ? "transformer.wte.weight" : "model.embed_tokens.weight");
-        table.setRequiresGrad(true);
-        List<Variable> params = List.of(table);
+        var named = ((Module) m).namedParameters();
+        List<Variable> params = switch (name) {
+            case "gpt2-tiny" -> List.of(named.get("transformer.wte.weight"));
+            case "llama-tiny" -> List.of(named.get("model.embed_tokens.weight"));
+            default -> List.of(named.get("lm_head.weight"), named.get("model.embed_tokens.weight"));
+        };
+        assertEquals(name.equals("qwen2-tiny"), params.size() == 2 && params.get(0) != params.get(1), "tied or not as the fixture says");
+        for (Variable p : params) p.setRequiresGrad(true);
         assertSame(step(m, params, false), step(m, params, true));
     }
 
