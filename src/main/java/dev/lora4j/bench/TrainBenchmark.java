@@ -9,6 +9,7 @@ import dev.lora4j.model.bert.BertForSequenceClassification;
 import dev.lora4j.model.bert.BertModel;
 import dev.lora4j.model.llama.LlamaConfig;
 import dev.lora4j.model.llama.LlamaForCausalLM;
+import dev.lora4j.nn.GradientCheckpointing;
 import dev.lora4j.nn.Module;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
@@ -64,8 +65,12 @@ public final class TrainBenchmark {
         }
     }
 
-    /** What to run; batch and seq of 0 take the shape's defaults. */
-    public record Options(ModelShape shape, int steps, int batch, int seq, int rank, long seed, boolean reuseBuffers) {
+    /**
+     * What to run; batch and seq of 0 take the shape's defaults. {@code gradientCheckpointing} recomputes each
+     * layer's activations during backward (see {@link GradientCheckpointing}).
+     */
+    public record Options(ModelShape shape, int steps, int batch, int seq, int rank, long seed, boolean reuseBuffers,
+                          boolean gradientCheckpointing) {
         public Options {
             if (steps < 2) throw new IllegalArgumentException("--steps must be at least 2 (the first step is the cold one), got " + steps);
             if (batch < 0 || seq < 0 || rank <= 0) throw new IllegalArgumentException("batch, seq and rank must be positive");
@@ -83,7 +88,7 @@ public final class TrainBenchmark {
     public record Result(String impl, String shape, int batch, int seq, int threads, int steps, long trainableParams,
                          long totalParams, double buildS, double firstStepS, double startToFirstStepS,
                          double stepS, double tokensPerS, double gflopPerStep, double gflops,
-                         double gcS, long peakRssMb, double loss) {}
+                         double gcS, long peakRssMb, double loss, boolean gradientCheckpointing) {}
 
     private TrainBenchmark() {}
 
@@ -134,6 +139,7 @@ public final class TrainBenchmark {
             flops = FlopCount.bert(c, o.batch(), o.seq(), r, 2);
         }
         LoraModel peft = LoraModel.inject(root, lora, o.seed());
+        if (o.gradientCheckpointing()) GradientCheckpointing.enable(root, true);
         root.train(true);
         List<Variable> trainable = peft.trainableVariables();
         AdamW optimizer = new AdamW(trainable, 1e-4, 0.01);
@@ -162,7 +168,7 @@ public final class TrainBenchmark {
         return new Result("lora4j", o.shape().id(), o.batch(), o.seq(), Runtime.getRuntime().availableProcessors(), o.steps(),
             countParameters(root, true), countParameters(root, false), round(buildSeconds), round(times[0]), round(startToFirst),
             round(step), Math.round(tokens / step * 10) / 10.0, round(flops / 1e9), Math.round(flops / step / 1e9 * 10) / 10.0,
-            round(gcWarm), LoadBenchmark.peakRssMb(), round(last));
+            round(gcWarm), LoadBenchmark.peakRssMb(), round(last), o.gradientCheckpointing());
     }
 
     private static long countParameters(Module root, boolean trainableOnly) {

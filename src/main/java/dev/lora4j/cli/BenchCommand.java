@@ -137,10 +137,13 @@ final class BenchCommand implements Runnable {
             description = "allocate every activation anew (the GC's work) instead of reusing the previous step's arrays")
         boolean noReuse;
 
+        @Option(names = "--grad-checkpoint", description = "gradient checkpointing: recompute each layer's activations during backward")
+        boolean gradCheckpoint;
+
         @Override
         public Integer call() throws Exception {
             var options = new dev.lora4j.bench.TrainBenchmark.Options(dev.lora4j.bench.TrainBenchmark.ModelShape.parse(shape),
-                steps, batch, seq, rank, seed, !noReuse);
+                steps, batch, seq, rank, seed, !noReuse, gradCheckpoint);
             var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
             System.out.println(json.writeValueAsString(dev.lora4j.bench.TrainBenchmark.run(options)));
             return 0;
