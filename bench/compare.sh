@@ -13,6 +13,8 @@
 #   --threads  threads for PyTorch (COMPARE_THREADS, default: all cores, as lora4j uses)
 #   --reference  directory holding bench_torch_lora.py (COMPARE_REFERENCE, default ../shared/bench beside the repo)
 #   --no-gemm  skip the OpenBLAS ceiling (COMPARE_GEMM=0)
+#   --checkpoint  also run lora4j with --grad-checkpoint each round, as a third side "lora4j-ckpt"
+#              (COMPARE_CHECKPOINT=1): memory saved and time lost by gradient checkpointing, in the same run
 #   --out      directory for raw JSON lines and logs (COMPARE_OUT, default: a new temporary directory)
 # Steps per run: smollm2-135m 5, minilm-l6 6 (both sides; the first step is cold and not counted).
 # Batch x seq: smollm2-135m 4 x 256, minilm-l6 16 x 128 (the reference's README).
@@ -32,6 +34,7 @@ shapes=${COMPARE_SHAPES:-smollm2-135m,minilm-l6}
 rounds=${COMPARE_ROUNDS:-2}
 threads=${COMPARE_THREADS:-$(getconf _NPROCESSORS_ONLN 2>/dev/null || nproc)}
 gemm=${COMPARE_GEMM:-1}
+checkpoint=${COMPARE_CHECKPOINT:-0}
 out=${COMPARE_OUT:-}
 ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 reference=${COMPARE_REFERENCE:-$ROOT/../shared/bench}
@@ -44,6 +47,7 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift 2 ;;
     --reference) reference=$2; shift 2 ;;
     --no-gemm) gemm=0; shift ;;
+    --checkpoint) checkpoint=1; shift ;;
     --out) out=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare: unknown argument '$1' (see --help)" >&2; exit 2 ;;
@@ -94,6 +98,9 @@ run_side() {
   echo "== $shape round $r/$rounds: $impl (load $before)" >&2
   if [ "$impl" = lora4j ]; then
     line=$(./lora4j bench train --shape "$shape" --steps "$steps" --batch "$batch" --seq "$seq" 2>>"$out/lora4j.log" | tail -n 1) || line=
+  elif [ "$impl" = lora4j-ckpt ]; then
+    line=$(./lora4j bench train --shape "$shape" --steps "$steps" --batch "$batch" --seq "$seq" --grad-checkpoint \
+           2>>"$out/lora4j.log" | tail -n 1) || line=
   else
     line=$("$PY" "$reference/bench_torch_lora.py" --shape "$shape" --batch "$batch" --seq "$seq" --steps "$steps" \
            --threads "$threads" 2>>"$out/pytorch.log" | tail -n 1) || line=
@@ -110,6 +117,7 @@ for shape in "${shape_list[@]}"; do
   for ((r = 1; r <= rounds; r++)); do
     run_side lora4j "$shape" "$r"
     run_side pytorch "$shape" "$r"
+    if [ "$checkpoint" != 0 ]; then run_side lora4j-ckpt "$shape" "$r"; fi
   done
 done
 
@@ -146,10 +154,12 @@ print(f"OpenBLAS sgemm ceiling (best over the models' layer shapes, this run): "
 fmt = "{:<13} {:<8} {:>6} {:>9} {:>8} {:>9} {:>8} {:>10}  {}"
 print(fmt.format("shape", "impl", "rounds", "tokens/s", "step s", "RSS MB", "GFLOP/s", "% ceiling", "load before each run"))
 for shape in shapes:
-    j, t = rows("lora4j", shape), rows("pytorch", shape)
+    j, t, c = rows("lora4j", shape), rows("pytorch", shape), rows("lora4j-ckpt", shape)
     flop = j[0]["gflop_per_step"] if j else None
     med = {}
-    for impl, rs in (("lora4j", j), ("pytorch", t)):
+    for impl, rs in (("lora4j", j), ("pytorch", t), ("lora4j-ckpt", c)):
+        if impl == "lora4j-ckpt" and not rs:
+            continue
         if not rs:
             print(fmt.format(shape, impl, 0, "-", "-", "-", "-", "-", "")); continue
         tok = statistics.median(r["tokens_per_s"] for r in rs)
@@ -159,10 +169,16 @@ for shape in shapes:
         med[impl] = (tok, rss)
         print(fmt.format(shape, impl, len(rs), f"{tok:.1f}", f"{step:.3f}", f"{rss:.0f}", f"{gf:.1f}" if gf else "-",
                          f"{100 * gf / ceiling:.0f}%" if gf and ceiling else "-", "; ".join(r["load_before"] for r in rs)))
-    if len(med) == 2:
+    if "lora4j" in med and "pytorch" in med:
         print(f"{shape}: tokens/s ratio lora4j/pytorch {med['lora4j'][0] / med['pytorch'][0]:.2f}x (target >= 2.0),"
               f" peak RSS ratio {med['lora4j'][1] / med['pytorch'][1]:.2f}x (target <= 0.5)")
         pairs = [a["tokens_per_s"] / b["tokens_per_s"] for a, b in zip(j, t)]
         print(f"{shape}: per-round tokens/s ratios " + ", ".join(f"{p:.2f}" for p in pairs))
+    if "lora4j-ckpt" in med and "pytorch" in med:
+        print(f"{shape}: with --grad-checkpoint: tokens/s ratio lora4j/pytorch {med['lora4j-ckpt'][0] / med['pytorch'][0]:.2f}x,"
+              f" peak RSS ratio {med['lora4j-ckpt'][1] / med['pytorch'][1]:.2f}x")
+    if "lora4j-ckpt" in med and "lora4j" in med:
+        print(f"{shape}: gradient checkpointing costs {100 * (1 - med['lora4j-ckpt'][0] / med['lora4j'][0]):.0f}% of tokens/s"
+              f" and saves {med['lora4j'][1] - med['lora4j-ckpt'][1]:.0f} MB of peak RSS")
 PYEOF
 exit "$failed"

@@ -431,6 +431,25 @@ public final class Ops {
         return unary(x, Activations::silu, Activations::siluBackward);
     }
 
+    /**
+     * silu(gate) ⊙ up in one op (Llama's SwiGLU MLP): the same values as {@code mul(silu(gate), up)}, but the
+     * [rows, intermediate] silu(gate) is neither written nor kept for backward, which recomputes it from gate.
+     */
+    public static Variable siluMul(Variable gate, Variable up) {
+        requireSameShape("siluMul", gate, up);
+        Variable y = output(gate.shape(), needsGrad(gate, up));
+        int n = gate.size();
+        Activations.siluMul(gate.data(), up.data(), y.data(), n);
+        if (y.requiresGrad()) {
+            Tape.current().record(y, () -> {
+                if (y.grad() == null) return;
+                Activations.siluMulBackward(gate.data(), up.data(), y.grad(), gate.requiresGrad() ? gate.gradForAccumulation() : null,
+                    up.requiresGrad() ? up.gradForAccumulation() : null, n);
+            });
+        }
+        return y;
+    }
+
     /** tanh (BERT's pooler); the backward uses the output, 1 − y². */
     public static Variable tanh(Variable x) {
         Variable y = output(x.shape(), needsGrad(x));

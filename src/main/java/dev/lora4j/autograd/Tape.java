@@ -1,5 +1,6 @@
 package dev.lora4j.autograd;
 
+import dev.lora4j.kernel.VectorMath;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -21,9 +22,12 @@ public final class Tape {
 
     private static final ThreadLocal<Tape> CURRENT = ThreadLocal.withInitial(Tape::new);
 
-    private final List<Step> steps = new ArrayList<>();
-    private final List<Variable> intermediates = new ArrayList<>();
+    // Not final: a gradient-checkpointed segment sets the recording aside and records into fresh lists (see Segment).
+    private List<Step> steps = new ArrayList<>();
+    private List<Variable> intermediates = new ArrayList<>();
     private int noGradDepth;
+    /** The pooled arrays handed out inside the innermost open {@link Segment}, or null outside any. */
+    private List<float[]> segmentArrays;
 
     /** Arrays smaller than this are not worth pooling: the allocator hands them out as cheaply. */
     private static final int POOL_MIN = 4096;
@@ -102,7 +106,75 @@ public final class Tape {
         if (a == null) a = new float[n];
         else Arrays.fill(a, 0f);
         lent.add(a);
+        if (segmentArrays != null) segmentArrays.add(a);
         return a;
+    }
+
+    /** Returns a pooled array to the pool early, when its holder knows nobody reads it any more (no-op otherwise). */
+    void release(float[] a) {
+        if (a != null && lent.remove(a)) free.computeIfAbsent(a.length, n -> new ArrayDeque<>()).push(a);
+    }
+
+    /**
+     * A recording set apart from the tape's: while open, ops record into its own empty lists (the outer recording
+     * waits untouched, even in the middle of {@link #backward}), and the pooled arrays handed out are collected so
+     * that the segment can give back all but the ones that outlive it. What gradient checkpointing is built on.
+     */
+    final class Segment implements Scope {
+        private final List<Step> outerSteps = steps;
+        private final List<Variable> outerIntermediates = intermediates;
+        private final List<float[]> outerArrays = segmentArrays;
+        private final List<float[]> arrays = new ArrayList<>();
+        private boolean closed;
+
+        private Segment() {
+            steps = new ArrayList<>();
+            intermediates = new ArrayList<>();
+            segmentArrays = arrays;
+        }
+
+        /**
+         * Backpropagates {@code dy} from {@code y} through what this segment recorded, newest first, giving
+         * pooled outputs back as their steps run, then forgets the recording.
+         */
+        void backward(Variable y, float[] dy) {
+            if (y.requiresGrad()) {
+                float[] g = y.gradForAccumulation();
+                VectorMath.axpy(1f, dy, 0, g, 0, dy.length);
+                runSteps();
+            }
+            clear();
+        }
+
+        /**
+         * Closes the segment: the outer recording is back, and every pooled array handed out inside goes back to
+         * the pool except {@code survivors} (arrays still referenced from outside), which the enclosing segment,
+         * if any, now answers for.
+         */
+        void close(float[]... survivors) {
+            if (closed) return;
+            closed = true;
+            clear();
+            steps = outerSteps;
+            intermediates = outerIntermediates;
+            segmentArrays = outerArrays;
+            java.util.Set<float[]> keep = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+            for (float[] a : survivors) if (a != null) keep.add(a);
+            for (float[] a : arrays) {
+                if (!keep.contains(a)) release(a);
+                else if (outerArrays != null) outerArrays.add(a);
+            }
+        }
+
+        @Override
+        public void close() {
+            close(new float[0][]);
+        }
+    }
+
+    /** Opens a {@link Segment}; close it (with its survivors) before the outer recording goes on. */
+    Segment segment() {
+        return new Segment();
     }
 
     /** Arrays waiting in the pool (for tests). */
@@ -144,14 +216,20 @@ public final class Tape {
             if (loss.size() != 1) throw new IllegalArgumentException("backward needs a scalar loss, got shape " + loss.shape());
             if (!loss.requiresGrad()) throw new IllegalStateException("loss does not depend on any trainable parameter");
             loss.gradForAccumulation()[0] += seed;
-            for (int i = steps.size() - 1; i >= 0; i--) {
-                steps.get(i).backward();
-                // Inside reuseBuffers, an output whose step has run is needed by nobody any more (its consumers'
-                // steps ran before): its value and gradient go back to the pool for the steps still to run.
-                if (reuseDepth > 0) giveBack(intermediates.get(i));
-            }
+            runSteps();
         } finally {
             clear();
+        }
+    }
+
+    private void runSteps() {
+        // A step may open a Segment (a checkpointed block recomputing its forward), which swaps the lists and
+        // puts them back before it returns: so read them through the fields on every iteration.
+        for (int i = steps.size() - 1; i >= 0; i--) {
+            steps.get(i).backward();
+            // Inside reuseBuffers, an output whose step has run is needed by nobody any more (its consumers'
+            // steps ran before): its value and gradient go back to the pool for the steps still to run.
+            if (reuseDepth > 0) giveBack(intermediates.get(i));
         }
     }
 

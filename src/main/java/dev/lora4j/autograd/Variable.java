@@ -28,6 +28,16 @@ public final class Variable {
         return v;
     }
 
+    /**
+     * A second variable over an existing value (no copy), whose gradient comes from the pool when one is in use:
+     * the output and the recomputation input of a {@link GradientCheckpoint}.
+     */
+    static Variable pooledView(Tensor value, boolean requiresGrad) {
+        Variable v = new Variable(value, requiresGrad);
+        v.pooled = Tape.current().reusing();
+        return v;
+    }
+
     boolean pooled() {
         return pooled;
     }

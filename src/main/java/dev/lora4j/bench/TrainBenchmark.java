@@ -9,6 +9,7 @@ import dev.lora4j.model.bert.BertForSequenceClassification;
 import dev.lora4j.model.bert.BertModel;
 import dev.lora4j.model.llama.LlamaConfig;
 import dev.lora4j.model.llama.LlamaForCausalLM;
+import dev.lora4j.nn.GradientCheckpointing;
 import dev.lora4j.nn.Module;
 import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
@@ -67,9 +68,13 @@ public final class TrainBenchmark {
         }
     }
 
-    /** What to run; batch and seq of 0 take the shape's defaults. */
+    /**
+     * What to run; batch and seq of 0 take the shape's defaults. {@code gradientCheckpointing} recomputes each
+     * layer's activations during backward (see {@link GradientCheckpointing}); {@code baseDType} is how the frozen
+     * base is stored.
+     */
     public record Options(ModelShape shape, int steps, int batch, int seq, int rank, long seed, boolean reuseBuffers,
-                          BaseDType baseDType) {
+                          boolean gradientCheckpointing, BaseDType baseDType) {
         public Options {
             if (baseDType == null) throw new IllegalArgumentException("base dtype must be given (f32 leaves the base as built)");
             if (steps < 2) throw new IllegalArgumentException("--steps must be at least 2 (the first step is the cold one), got " + steps);
@@ -82,14 +87,15 @@ public final class TrainBenchmark {
     /**
      * One run. {@code stepS} is the median of the warm steps (seconds); {@code gflopPerStep} counts forward + backward
      * work as {@link FlopCount} describes, and {@code gflops} divides it by the median step. {@code gcS} is the
-     * JVM's collection time summed over the warm steps; {@code buildS} is building the model and injecting LoRA;
+     * JVM's collection time summed over the warm steps; {@code maxHeapMb} the heap the JVM may grow to (-Xmx, which
+     * peak RSS follows); {@code buildS} is building the model and injecting LoRA;
      * {@code startToFirstStepS} is from JVM start to the end of the first optimizer step. Times in seconds.
      * {@code baseDtype} is the frozen base's storage.
      */
     public record Result(String impl, String shape, String baseDtype, int batch, int seq, int threads, int steps, long trainableParams,
                          long totalParams, double buildS, double firstStepS, double startToFirstStepS,
                          double stepS, double tokensPerS, double gflopPerStep, double gflops,
-                         double gcS, long peakRssMb, double loss) {}
+                         double gcS, long peakRssMb, long maxHeapMb, double loss, boolean gradientCheckpointing) {}
 
     private TrainBenchmark() {}
 
@@ -142,6 +148,7 @@ public final class TrainBenchmark {
         // F32 leaves the model as built (QuantizedBase would swap in frozen copies of the same arrays).
         if (o.baseDType() != BaseDType.F32) QuantizedBase.applyExcept(root, o.baseDType(), lora.modulesToSave());
         LoraModel peft = LoraModel.inject(root, lora, o.seed());
+        if (o.gradientCheckpointing()) GradientCheckpointing.enable(root, true);
         root.train(true);
         List<Variable> trainable = peft.trainableVariables();
         AdamW optimizer = new AdamW(trainable, 1e-4, 0.01);
@@ -170,7 +177,7 @@ public final class TrainBenchmark {
         return new Result("lora4j", o.shape().id(), o.baseDType().name().toLowerCase(java.util.Locale.ROOT), o.batch(), o.seq(), Runtime.getRuntime().availableProcessors(), o.steps(),
             countParameters(root, true), countParameters(root, false), round(buildSeconds), round(times[0]), round(startToFirst),
             round(step), Math.round(tokens / step * 10) / 10.0, round(flops / 1e9), Math.round(flops / step / 1e9 * 10) / 10.0,
-            round(gcWarm), LoadBenchmark.peakRssMb(), round(last));
+            round(gcWarm), LoadBenchmark.peakRssMb(), Runtime.getRuntime().maxMemory() >> 20, round(last), o.gradientCheckpointing());
     }
 
     private static long countParameters(Module root, boolean trainableOnly) {

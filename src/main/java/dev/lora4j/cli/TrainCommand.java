@@ -88,6 +88,10 @@ final class TrainCommand implements Callable<Integer> {
         "absmax) or nf4 (QLoRA's double-quantized 4-bit NormalFloat; --method qlora sets it) (default ${DEFAULT-VALUE})"})
     BaseDType baseDType = BaseDType.F32;
 
+    @Option(names = "--grad-checkpoint", description = {"gradient checkpointing: keep only each layer's input and recompute its",
+        "activations during backward (less memory, about one more forward per step)"})
+    boolean gradCheckpoint;
+
     @Option(names = "--lora-r", description = "LoRA rank (default ${DEFAULT-VALUE})")
     int r = 8;
 
@@ -334,7 +338,7 @@ final class TrainCommand implements Callable<Integer> {
         BertCheckpoint checkpoint = BertCheckpoint.load(model);
         SequenceClassification driver = new SequenceClassification(checkpoint, labelNames.size(), maxSeqLen)
             .withLabelNames(labelNames).withCheckpoints(saveEvery, resume).withRankSchedule(rankSchedule()).withAdaLora(adaLoraConfig(lora))
-            .withBaseDType(baseDType).withLoraPlus(lrRatio, l2);
+            .withBaseDType(baseDType).withLoraPlus(lrRatio, l2).withGradientCheckpointing(gradCheckpoint);
         SequenceClassification.Result res = driver.run(train, eval, method, lora, options, out, !json);
         if (driver.baseSummary() != null) System.out.println(driver.baseSummary());
         System.out.println(res.parameters());
@@ -360,7 +364,8 @@ final class TrainCommand implements Callable<Integer> {
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + valid.size() + " eval records");
         try (Tokenizer tok = Tokenizer.fromDirectory(dir)) {
             CausalLmTraining driver = new CausalLmTraining(lm, tok, model, maxSeqLen, maskPrompt, pack).withRankSchedule(rankSchedule())
-                .withBaseDType(method == SequenceClassification.Method.QLORA ? BaseDType.NF4 : baseDType);
+                .withBaseDType(method == SequenceClassification.Method.QLORA ? BaseDType.NF4 : baseDType)
+                .withGradientCheckpointing(gradCheckpoint);
             if (teacher != null) driver.withTeacher(loadTeacher(), distillAlpha, temperature);
             if (method == SequenceClassification.Method.ADALORA) driver.withAdaLora(adaLoraConfig(lora));
             driver.withGlora(method == SequenceClassification.Method.GLORA);
@@ -388,7 +393,7 @@ final class TrainCommand implements Callable<Integer> {
         List<Record.Pair> train = trainRecords.stream().map(x -> (Record.Pair) x).toList();
         List<Record.Pair> eval = evalRecords.stream().map(x -> (Record.Pair) x).toList();
         System.out.println("model: " + model + "; data: " + data + ", " + train.size() + " train / " + eval.size() + " eval pairs");
-        EmbeddingTraining driver = new EmbeddingTraining(checkpoint, maxSeqLen);
+        EmbeddingTraining driver = new EmbeddingTraining(checkpoint, maxSeqLen).withGradientCheckpointing(gradCheckpoint);
         EmbeddingTraining.Result res = driver.run(train, eval, loraConfig(BERT_TARGETS), trainingOptions(), out, !json, saveEvery, resume);
         System.out.println(res.parameters());
         System.out.printf(Locale.ROOT, "retrieval accuracy@1 %.1f%% -> %.1f%%, MRR %.3f -> %.3f%n", 100 * res.before().accuracyAt1(),

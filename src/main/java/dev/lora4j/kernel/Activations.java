@@ -230,7 +230,40 @@ public final class Activations {
         return x.mul(s.neg().add(1f)).add(1f).mul(s);
     }
 
-    /** 1 / (1 + e^-x); saturates cleanly to 0 (e^-x = ∞) and 1 (e^-x = 0) without NaN. */
+    /**
+     * y = silu(g)·u, the SwiGLU of Llama's MLP (silu(gate_proj(x)) ⊙ up_proj(x)) in one pass: no silu(g) array is
+     * written, and none is kept for backward, which recomputes it from g.
+     */
+    public static void siluMul(float[] g, float[] u, float[] y, int n) {
+        check(n, g, u, y);
+        VectorMath.forRows(n, 1, (chunk, from, to) -> {
+            for (int i = from; i < to; i += SPECIES.length()) {
+                VectorMask<Float> m = SPECIES.indexInRange(i, to);
+                FloatVector v = FloatVector.fromArray(SPECIES, g, i, m);
+                v.mul(sigmoid(v)).mul(FloatVector.fromArray(SPECIES, u, i, m)).intoArray(y, i, m);
+            }
+        });
+    }
+
+    /** The backward of {@link #siluMul}: dg += dy·u·silu'(g) and du += dy·silu(g); either may be null (not wanted). */
+    public static void siluMulBackward(float[] g, float[] u, float[] dy, float[] dg, float[] du, int n) {
+        check(n, g, u, dy);
+        if (dg != null) check(n, dg);
+        if (du != null) check(n, du);
+        VectorMath.forRows(n, 1, (chunk, from, to) -> {
+            for (int i = from; i < to; i += SPECIES.length()) {
+                VectorMask<Float> m = SPECIES.indexInRange(i, to);
+                FloatVector gv = FloatVector.fromArray(SPECIES, g, i, m);
+                FloatVector d = FloatVector.fromArray(SPECIES, dy, i, m);
+                if (dg != null) {
+                    FloatVector uv = FloatVector.fromArray(SPECIES, u, i, m);
+                    siluGrad(gv).mul(uv).fma(d, FloatVector.fromArray(SPECIES, dg, i, m)).intoArray(dg, i, m);
+                }
+                if (du != null) gv.mul(sigmoid(gv)).fma(d, FloatVector.fromArray(SPECIES, du, i, m)).intoArray(du, i, m);
+            }
+        });
+    }
+
     // ---- tanh (BERT's pooler) ----
 
     /** y = tanh(x) = 2·sigmoid(2x) − 1, saturating cleanly at ±1 for large |x|. */
@@ -258,6 +291,7 @@ public final class Activations {
         });
     }
 
+    /** 1 / (1 + e^-x); saturates cleanly to 0 (e^-x = ∞) and 1 (e^-x = 0) without NaN. */
     private static FloatVector sigmoid(FloatVector x) {
         return reciprocal(VectorMath.exp(x.neg()).add(1f));
     }

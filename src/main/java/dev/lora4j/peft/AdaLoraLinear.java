@@ -22,7 +22,7 @@ import java.util.random.RandomGenerator;
  * so pruning a triplet means setting its E to zero, and masked triplets can come back while E still trains.
  * A and B start N(0, 0.02²) and E at zero, so training starts exactly at the base model.
  */
-public final class AdaLoraLinear extends LinearLayer implements LoraLayer {
+public final class AdaLoraLinear extends LinearLayer implements LoraLayer, dev.lora4j.nn.Stochastic {
     /** Peft adds this to ranknum in the scaling. */
     private static final float RANKNUM_EPS = 1e-5f;
 
@@ -99,6 +99,17 @@ public final class AdaLoraLinear extends LinearLayer implements LoraLayer {
         loraB.remove(name);
         loraE.remove(name);
         ranknum.remove(name);
+    }
+
+    /** The dropout draw counter: which mask the next forward's dropout uses (see {@link dev.lora4j.nn.Stochastic}). */
+    @Override
+    public long randomState() {
+        return forwardCalls;
+    }
+
+    @Override
+    public void restoreRandomState(long state) {
+        forwardCalls = state;
     }
 
     @Override

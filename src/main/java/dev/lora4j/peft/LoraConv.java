@@ -27,7 +27,7 @@ import java.util.random.RandomGenerator;
  * <p>Peft builds A without the base's dilation (so a dilated base fails there with a shape mismatch); here A takes it,
  * which for every undilated convolution is the same layer Peft builds.
  */
-public final class LoraConv extends ConvLayer implements LoraLayer {
+public final class LoraConv extends ConvLayer implements LoraLayer, dev.lora4j.nn.Stochastic {
     private final Slot<ConvLayer> base;
     private final ModuleDict<ConvLayer> loraA;
     private final ModuleDict<ConvLayer> loraB;
@@ -81,6 +81,17 @@ public final class LoraConv extends ConvLayer implements LoraLayer {
 
     /** Tests switch the fused path off to compare it with the plain composition. */
     static boolean fuse = true;
+
+    /** The dropout draw counter: which mask the next forward's dropout uses (see {@link dev.lora4j.nn.Stochastic}). */
+    @Override
+    public long randomState() {
+        return forwardCalls;
+    }
+
+    @Override
+    public void restoreRandomState(long state) {
+        forwardCalls = state;
+    }
 
     @Override
     public Variable forward(Variable x) {

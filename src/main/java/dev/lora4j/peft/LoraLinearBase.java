@@ -26,7 +26,7 @@ import java.util.random.RandomGenerator;
  * with x' = dropout(x), g = m / ‖W + scaling·B·A‖ per output row, and the norm treated as a constant in
  * backward (DoRA paper §4.3): m and the LoRA branch get gradients, the norm does not.
  */
-public abstract sealed class LoraLinearBase<B extends LinearLayer> extends LinearLayer implements LoraLayer
+public abstract sealed class LoraLinearBase<B extends LinearLayer> extends LinearLayer implements LoraLayer, dev.lora4j.nn.Stochastic
         permits LoraLinear, LoraConv1D {
     private final Slot<B> base;
     private final ModuleDict<Linear> loraA;
@@ -141,6 +141,17 @@ public abstract sealed class LoraLinearBase<B extends LinearLayer> extends Linea
         loraB.remove(name);
         loraMagnitude.remove(name);
         pissaInitial.remove(name);
+    }
+
+    /** The dropout draw counter: which mask the next forward's dropout uses (see {@link dev.lora4j.nn.Stochastic}). */
+    @Override
+    public long randomState() {
+        return forwardCalls;
+    }
+
+    @Override
+    public void restoreRandomState(long state) {
+        forwardCalls = state;
     }
 
     @Override

@@ -98,6 +98,17 @@ public final class CausalLmTraining {
         return this;
     }
 
+    private boolean gradientCheckpointing;
+
+    /**
+     * Recomputes each layer's activations during backward instead of keeping them all (see
+     * {@link dev.lora4j.nn.GradientCheckpointing}): less memory for one more forward per step.
+     */
+    public CausalLmTraining withGradientCheckpointing(boolean on) {
+        this.gradientCheckpointing = on;
+        return this;
+    }
+
     private BaseDType baseDType = BaseDType.F32;
     private QuantizedBase.Summary baseSummary;
 
@@ -150,6 +161,7 @@ public final class CausalLmTraining {
         LoraModel peft = ada != null ? dev.lora4j.peft.AdaLora.inject(root, "default", ada, options.seed())
             : glora ? LoraModel.injectGlora(root, "default", lora, options.seed()) : LoraModel.inject(root, lora, options.seed());
         TrainableParameters params = peft.trainableParameters();
+        if (gradientCheckpointing) dev.lora4j.nn.GradientCheckpointing.enable(root, true);
         root.train(true);
         // The batches are built already (padded or packed); the trainer shuffles and takes them one at a time.
         Trainer trainer = new Trainer(options.withBatchSize(1), progress).withCheckpoints(outDir, saveEvery, resume)

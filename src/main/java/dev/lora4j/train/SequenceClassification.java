@@ -94,6 +94,17 @@ public final class SequenceClassification {
         return this;
     }
 
+    private boolean gradientCheckpointing;
+
+    /**
+     * Recomputes each layer's activations during backward instead of keeping them all (see
+     * {@link dev.lora4j.nn.GradientCheckpointing}): less memory for one more forward per step.
+     */
+    public SequenceClassification withGradientCheckpointing(boolean on) {
+        this.gradientCheckpointing = on;
+        return this;
+    }
+
     private BaseDType baseDType = BaseDType.F32;
     private QuantizedBase.Summary baseSummary;
 
@@ -266,6 +277,7 @@ public final class SequenceClassification {
         LoraParameterGroups groups = method.lora() ? LoraParameterGroups.of(named, lrRatio, options.weightDecay(), l2)
             : LoraParameterGroups.of(named, 1, options.weightDecay(), 0);
 
+        if (gradientCheckpointing) dev.lora4j.nn.GradientCheckpointing.enable(model, true);
         model.train(true);
         Tokenizer tok = tokenizer;
         Trainer trainer = new Trainer(options, progress).withCheckpoints(outDir, saveEvery, resume)

@@ -163,6 +163,22 @@ class CausalLmCliTest {
     }
 
     @Test
+    void gradientCheckpointingTrainsTheSameAdapterBytes() throws Exception {
+        // LoRA dropout is on (the default 0.05): the recomputed layers must draw the same masks as the first forward.
+        Path model = CliRunner.llamaTiny(tmp), data = textData();
+        List<byte[]> adapters = new ArrayList<>();
+        for (String run : List.of("plain", "checkpointed")) {
+            Path out = tmp.resolve(run);
+            List<String> args = new ArrayList<>(List.of("train", "--model", model.toString(), "--data", data.toString(), "--out",
+                out.toString(), "--steps", "3", "--batch-size", "4", "--save-every", "0", "--target", "all-linear"));
+            if (run.equals("checkpointed")) args.add("--grad-checkpoint");
+            CliRunner.ok(args.toArray(String[]::new));
+            adapters.add(Files.readAllBytes(out.resolve("adapter_model.safetensors")));
+        }
+        assertArrayEquals(adapters.get(0), adapters.get(1));
+    }
+
+    @Test
     void configFileSetsOptionsAndTypedFlagsOverrideIt() throws Exception {
         Path model = CliRunner.llamaTiny(tmp), data = textData(), out = tmp.resolve("cfg");
         Path config = tmp.resolve("run.yaml");

@@ -65,6 +65,37 @@ class EncoderCliTest {
     }
 
     @Test
+    void gradientCheckpointingTrainsTheSameClassifierAndEmbeddingAdapters() throws Exception {
+        Path cls = tmp.resolve("gc-cls"), pairs = tmp.resolve("gc-pairs");
+        Files.createDirectories(cls);
+        Files.createDirectories(pairs);
+        List<String> labelled = new ArrayList<>(), pairLines = new ArrayList<>();
+        for (String[] t : TOPICS) {
+            for (int i = 1; i < t.length; i++) {
+                labelled.add("{\"text\": \"" + t[i] + "\", \"label\": \"" + t[0] + "\"}");
+                pairLines.add("{\"anchor\": \"" + t[0] + " news " + i + "\", \"positive\": \"" + t[i] + "\"}");
+            }
+        }
+        Files.write(cls.resolve("train.jsonl"), labelled);
+        Files.write(cls.resolve("valid.jsonl"), labelled.subList(0, 3));
+        Files.write(pairs.resolve("train.jsonl"), pairLines);
+        Files.write(pairs.resolve("valid.jsonl"), pairLines.subList(0, 3));
+        // LoRA dropout is on (default 0.05): the recomputed layers must draw the first forward's masks.
+        for (Path data : List.of(cls, pairs)) {
+            List<byte[]> adapters = new ArrayList<>();
+            for (boolean checkpoint : new boolean[] {false, true}) {
+                Path out = tmp.resolve(data.getFileName() + (checkpoint ? "-checkpointed" : "-plain"));
+                List<String> args = new ArrayList<>(List.of("train", "--data", data.toString(), "--out", out.toString(), "--steps", "2",
+                    "--batch-size", "6", "--max-seq-len", "16", "--save-every", "0", "--json"));
+                if (checkpoint) args.add("--grad-checkpoint");
+                CliRunner.ok(args.toArray(String[]::new));
+                adapters.add(Files.readAllBytes(out.resolve("adapter_model.safetensors")));
+            }
+            org.junit.jupiter.api.Assertions.assertArrayEquals(adapters.get(0), adapters.get(1), data.toString());
+        }
+    }
+
+    @Test
     void embeddingPairsTrainAndTheAdapterServesEvalAndEmbed() throws Exception {
         Path data = tmp.resolve("pairs");
         Files.createDirectories(data);

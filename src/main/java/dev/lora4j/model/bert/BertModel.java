@@ -4,8 +4,10 @@ import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.kernel.Attention;
 import dev.lora4j.model.Weights;
+import dev.lora4j.nn.CheckpointedBlock;
 import dev.lora4j.nn.Embedding;
 import dev.lora4j.nn.EmbeddingLayer;
+import dev.lora4j.nn.GradientCheckpointing;
 import dev.lora4j.nn.LayerNorm;
 import dev.lora4j.nn.Linear;
 import dev.lora4j.nn.LinearLayer;
@@ -20,11 +22,12 @@ import java.util.List;
  * optional pooler. Module paths equal the checkpoint keys ({@code encoder.layer.0.attention.self.query}),
  * so weights load by name and LoRA targets use Peft's names.
  */
-public final class BertModel extends Module {
+public final class BertModel extends Module implements GradientCheckpointing {
     private final BertConfig config;
     private final Slot<Embeddings> embeddings;
     private final Slot<ModuleList<Layer>> layers;
     private final Slot<Pooler> pooler;
+    private boolean gradientCheckpointing;
 
     /** Builds the model from {@code weights} under {@code prefix} ("" for BertModel, "bert." inside a task model). */
     public BertModel(BertConfig config, Weights weights, String prefix, boolean withPooler) {
@@ -57,8 +60,23 @@ public final class BertModel extends Module {
         boolean[] keyValid = new boolean[in.attentionMask().length];
         for (int i = 0; i < keyValid.length; i++) keyValid[i] = in.attentionMask()[i] != 0;
         Variable x = embeddings.get().forward(in);
-        for (int i = 0; i < layers.get().size(); i++) x = layers.get().get(i).forward(x, in.batch(), in.seq(), keyValid);
+        for (int i = 0; i < layers.get().size(); i++) {
+            Layer layer = layers.get().get(i);
+            x = gradientCheckpointing
+                ? CheckpointedBlock.forward(layer, x, h -> layer.forward(h, in.batch(), in.seq(), keyValid))
+                : layer.forward(x, in.batch(), in.seq(), keyValid);
+        }
         return x;
+    }
+
+    @Override
+    public void setGradientCheckpointing(boolean on) {
+        gradientCheckpointing = on;
+    }
+
+    @Override
+    public boolean gradientCheckpointing() {
+        return gradientCheckpointing;
     }
 
     /**

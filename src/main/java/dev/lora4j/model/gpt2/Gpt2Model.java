@@ -7,9 +7,11 @@ import dev.lora4j.kernel.CachedAttention;
 import dev.lora4j.model.CachedBatch;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;
+import dev.lora4j.nn.CheckpointedBlock;
 import dev.lora4j.nn.Conv1D;
 import dev.lora4j.nn.Embedding;
 import dev.lora4j.nn.EmbeddingLayer;
+import dev.lora4j.nn.GradientCheckpointing;
 import dev.lora4j.nn.LayerNorm;
 import dev.lora4j.nn.LinearLayer;
 import dev.lora4j.nn.Module;
@@ -28,12 +30,13 @@ import java.util.List;
  * <p>Dropout (embd_pdrop, attn_pdrop, resid_pdrop) is not applied, as in lora4j's BERT: LoRA's own dropout is
  * the regulariser fine-tuning uses.
  */
-public final class Gpt2Model extends Module {
+public final class Gpt2Model extends Module implements GradientCheckpointing {
     private final Gpt2Config config;
     private final Variable wteWeight;
     private final Slot<EmbeddingLayer> wte, wpe;
     private final Slot<ModuleList<Block>> h;
     private final Slot<LayerNorm> lnF;
+    private boolean gradientCheckpointing;
 
     /** Builds the model from {@code weights} under {@code prefix} ("" for GPT2Model, "transformer." inside GPT2LMHeadModel). */
     public Gpt2Model(Gpt2Config config, Weights weights, String prefix) {
@@ -68,8 +71,23 @@ public final class Gpt2Model extends Module {
         int[] positions = new int[batch * seq];
         for (int i = 0; i < positions.length; i++) positions[i] = i % seq;
         Variable x = Ops.add(wte.get().forward(checkIds(inputIds)), wpe.get().forward(positions));
-        for (int i = 0; i < h.get().size(); i++) x = h.get().get(i).forward(x, batch, seq, keyValid);
+        for (int i = 0; i < h.get().size(); i++) {
+            Block block = h.get().get(i);
+            x = gradientCheckpointing
+                ? CheckpointedBlock.forward(block, x, in -> block.forward(in, batch, seq, keyValid))
+                : block.forward(x, batch, seq, keyValid);
+        }
         return lnF.get().forward(x);
+    }
+
+    @Override
+    public void setGradientCheckpointing(boolean on) {
+        gradientCheckpointing = on;
+    }
+
+    @Override
+    public boolean gradientCheckpointing() {
+        return gradientCheckpointing;
     }
 
     /**

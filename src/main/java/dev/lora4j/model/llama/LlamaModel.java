@@ -9,8 +9,10 @@ import dev.lora4j.kernel.Rope;
 import dev.lora4j.model.CachedBatch;
 import dev.lora4j.model.KvCache;
 import dev.lora4j.model.Weights;
+import dev.lora4j.nn.CheckpointedBlock;
 import dev.lora4j.nn.Embedding;
 import dev.lora4j.nn.EmbeddingLayer;
+import dev.lora4j.nn.GradientCheckpointing;
 import dev.lora4j.nn.Linear;
 import dev.lora4j.nn.LinearLayer;
 import dev.lora4j.nn.Module;
@@ -34,7 +36,7 @@ import java.util.List;
  *   out = norm(x)
  * </pre>
  */
-public final class LlamaModel extends Module {
+public final class LlamaModel extends Module implements GradientCheckpointing {
     private final LlamaConfig config;
     private final Slot<EmbeddingLayer> embedTokens;
     private final Slot<ModuleList<DecoderLayer>> layers;
@@ -42,6 +44,7 @@ public final class LlamaModel extends Module {
     private final Variable embeddingWeight;
     private final float[] invFreq;
     private volatile Rope.Table ropeTable;
+    private boolean gradientCheckpointing;
 
     /** Builds the decoder from {@code weights} under {@code prefix} ("model." inside LlamaForCausalLM, "" for a bare LlamaModel). */
     public LlamaModel(LlamaConfig config, Weights weights, String prefix) {
@@ -100,8 +103,24 @@ public final class LlamaModel extends Module {
         Attention.Shape shape = new Attention.Shape(batch, seq, config.numAttentionHeads(), config.numKeyValueHeads(), config.headDim());
 
         Variable x = embedTokens.get().forward(inputIds);
-        for (int i = 0; i < layers.get().size(); i++) x = layers.get().get(i).forward(x, positions, table, shape, keyValid);
+        boolean[] valid = keyValid;
+        for (int i = 0; i < layers.get().size(); i++) {
+            DecoderLayer layer = layers.get().get(i);
+            x = gradientCheckpointing
+                ? CheckpointedBlock.forward(layer, x, in -> layer.forward(in, positions, table, shape, valid))
+                : layer.forward(x, positions, table, shape, keyValid);
+        }
         return norm.get().forward(x);
+    }
+
+    @Override
+    public void setGradientCheckpointing(boolean on) {
+        gradientCheckpointing = on;
+    }
+
+    @Override
+    public boolean gradientCheckpointing() {
+        return gradientCheckpointing;
     }
 
     /**
@@ -257,7 +276,7 @@ public final class LlamaModel extends Module {
         }
 
         Variable forward(Variable x) {
-            return downProj.get().forward(Ops.mul(Ops.silu(gateProj.get().forward(x)), upProj.get().forward(x)));
+            return downProj.get().forward(Ops.siluMul(gateProj.get().forward(x), upProj.get().forward(x)));
         }
     }
 }
