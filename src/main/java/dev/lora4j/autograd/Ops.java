@@ -683,6 +683,108 @@ public final class Ops {
     }
 
     /**
+     * Logits a chunk of {@link #linearCrossEntropy} holds at most, by default: 16 Mi floats (64 MiB), 341 rows of
+     * SmolLM2's 49,152-token vocabulary (a 1,024-token batch then runs as 4 chunks of 256 rows, 48 MiB, where the
+     * materialised head held 201 MB of logits and 201 MB of their gradient). Smaller chunks save little more and cost
+     * time: each chunk's two GEMMs pack the whole [vocab, hidden] weight again, a pass over memory that only a tall
+     * chunk's multiply hides. Measured on the 2-core dev machine for [1024, 576] x [49152, 576], forward + backward,
+     * against the materialised head: 85-row chunks (16 MiB) took about 2x as long, 128 rows 1.5x, 256 rows 1.25x,
+     * 342 rows 1.15x, 512 rows 1.1x.
+     */
+    public static final int DEFAULT_CHUNK_LOGITS = 16 << 20;
+
+    /** The rows of a chunk of {@link #linearCrossEntropy} for this vocabulary: {@link #DEFAULT_CHUNK_LOGITS} logits, at least one row. */
+    public static int defaultChunkRows(int vocab) {
+        return Math.max(1, DEFAULT_CHUNK_LOGITS / Math.max(1, vocab));
+    }
+
+    /** {@link #linearCrossEntropy(Variable, Variable, int[], int, int)} in chunks of {@link #defaultChunkRows}. */
+    public static Variable linearCrossEntropy(Variable hidden, Variable weight, int[] targets, int ignoreIndex) {
+        return linearCrossEntropy(hidden, weight, targets, ignoreIndex, defaultChunkRows(weight.shape().dim(0)));
+    }
+
+    /**
+     * The language-model head and its loss in one op: mean cross-entropy of the logits hidden·Wᵀ against targets
+     * (rows whose target is {@code ignoreIndex} skipped), the same value as {@code crossEntropy(linear(hidden, W,
+     * null), targets, ignoreIndex)} without ever holding the logits [rows, vocab] or their gradient whole (Liger
+     * Kernel's fused linear cross-entropy). hidden [..., h], W [vocab, h] (the lm_head, PyTorch's layout; heap,
+     * mapped or quantized). The rows go in chunks of at most {@code chunkRows}, split evenly (1,024 rows at most 341
+     * a chunk run as 4 x 256, not 3 x 341 + 1, since every chunk costs a pass over W): the chunk's logits, its loss and softmax
+     * gradient in place over them, then at once what backward will need from them: dhidden = dlogits·W into a
+     * [rows, h] buffer when hidden requires a gradient, and dW += dlogitsᵀ·hidden into a [vocab, h] buffer when W
+     * does (a trainable or tied head). A chunk whose targets are all ignored costs nothing. Backward only scales
+     * the kept buffers by the loss's gradient and hands them over. Under {@link Tape#noGrad()} only the loss.
+     */
+    public static Variable linearCrossEntropy(Variable hidden, Variable weight, int[] targets, int ignoreIndex, int chunkRows) {
+        int rows = hidden.shape().rows(), h = hidden.shape().cols();
+        if (weight.shape().rank() != 2 || weight.shape().dim(1) != h) {
+            throw new IllegalArgumentException("linearCrossEntropy: weight " + weight.shape() + " ([vocab, hidden]) does not take hidden states of width " + h);
+        }
+        int vocab = weight.shape().dim(0);
+        if (targets.length != rows) throw new IllegalArgumentException("linearCrossEntropy: " + targets.length + " targets for " + rows + " rows");
+        if (chunkRows < 1) throw new IllegalArgumentException("linearCrossEntropy: chunk of " + chunkRows + " rows");
+        int counted = 0;
+        for (int r = 0; r < rows; r++) {
+            int t = targets[r];
+            if (t == ignoreIndex) continue;
+            if (t < 0 || t >= vocab) {
+                throw new IllegalArgumentException("linearCrossEntropy: target " + t + " of row " + r + " is outside the vocabulary [0, "
+                    + vocab + ") and is not the ignore index " + ignoreIndex);
+            }
+            counted++;
+        }
+        boolean gradHidden = needsGrad(hidden), gradWeight = needsGrad(weight);
+        float inv = counted == 0 ? 0f : 1f / counted;
+        Tape tape = Tape.current();
+        int chunks = Math.max(1, (rows + chunkRows - 1) / chunkRows);
+        int chunk = Math.max(1, (rows + chunks - 1) / chunks);
+        // One buffer per chunk for the logits, overwritten in place by their gradient.
+        float[] logits = tape.allocate(chunk * vocab);
+        float[] hChunk = tape.allocate(chunk * h);
+        float[] dhChunk = gradHidden ? tape.allocate(chunk * h) : null;
+        float[] dHidden = gradHidden ? gradientBuffer(hidden) : null;
+        float[] dWeight = gradWeight ? gradientBuffer(weight) : null;
+        float[] hd = hidden.data();
+        boolean grad = gradHidden || gradWeight;
+        double lossSum = 0;
+        for (int r0 = 0; r0 < rows; r0 += chunk) {
+            int n = Math.min(chunk, rows - r0);
+            int[] t = java.util.Arrays.copyOfRange(targets, r0, r0 + n);
+            boolean any = false;
+            for (int x : t) any |= x != ignoreIndex;
+            if (!any) continue;
+            // The weight helpers take operands from offset 0: the chunk's rows are copied out (n·h floats, small).
+            System.arraycopy(hd, r0 * h, hChunk, 0, n * h);
+            timesTransposed(n, vocab, h, hChunk, weight, logits, false);
+            lossSum += CrossEntropy.forwardBackward(logits, n, vocab, t, ignoreIndex, grad ? logits : null, inv).lossSum();
+            if (gradHidden) {
+                times(n, h, vocab, logits, weight, dhChunk, false);
+                System.arraycopy(dhChunk, 0, dHidden, r0 * h, n * h);
+            }
+            if (gradWeight) Gemm.tn(vocab, h, n, logits, hChunk, dWeight, true);
+        }
+        Variable loss = output(Shape.of(), grad);
+        loss.data()[0] = (float) (counted == 0 ? 0 : lossSum / counted);
+        if (loss.requiresGrad()) {
+            tape.record(loss, () -> {
+                if (loss.grad() == null) return;
+                float seed = loss.grad()[0];
+                if (dHidden != null) hidden.addGradHandingOver(dHidden, seed);
+                if (dWeight != null) weight.addGradHandingOver(dWeight, seed);
+            });
+        }
+        return loss;
+    }
+
+    /**
+     * A zeroed buffer that may become v's gradient: from the tape's pool only when v is itself a pooled op output,
+     * since a parameter's gradient must outlive the scope (the pool takes its arrays back when the scope closes).
+     */
+    private static float[] gradientBuffer(Variable v) {
+        return v.pooled() ? Tape.current().allocate(v.size()) : new float[v.size()];
+    }
+
+    /**
      * Knowledge distillation's soft-target loss (Hinton et al. 2015): over the rows whose target is not
      * {@code ignoreIndex}, the mean of T²·KL(p_t ‖ p_s) with p_t = softmax(teacher/T), p_s = softmax(student/T),
      * i.e. T²·Σ_v p_t(v)·(log p_t(v) − log p_s(v)). The T² keeps its gradient on the scale of the hard loss's as T

@@ -127,7 +127,7 @@ public final class TrainBenchmark {
             for (int b = 0; b < o.batch(); b++) {
                 for (int t = 0; t < o.seq(); t++) targets[b * o.seq() + t] = t + 1 < o.seq() ? ids[b * o.seq() + t + 1] : -100;
             }
-            loss = () -> Ops.crossEntropy(m.forward(ids, o.batch(), o.seq(), null), targets, -100);
+            loss = () -> m.loss(ids, o.batch(), o.seq(), null, targets, -100);
             flops = FlopCount.llama(c, o.batch(), o.seq(), r);
         } else {
             BertConfig c = BertConfig.miniLmL6();

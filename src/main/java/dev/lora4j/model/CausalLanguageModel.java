@@ -1,5 +1,6 @@
 package dev.lora4j.model;
 
+import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Variable;
 
 /**
@@ -14,6 +15,17 @@ public interface CausalLanguageModel {
      * token, 0 = padding; null = all real). Records on the tape for training.
      */
     Variable forward(int[] inputIds, int batch, int seq, int[] attentionMask);
+
+    /**
+     * The mean cross-entropy of {@link #forward}'s logits against {@code labels} [batch·seq] (already shifted: row t
+     * holds the id that should follow token t), rows labelled {@code ignoreIndex} left out: the training loss.
+     * Records on the tape. This default materialises the logits; decoders whose head is a plain linear override it
+     * to compute the head and the loss a chunk of rows at a time ({@link Ops#linearCrossEntropy}), which never holds
+     * the [batch·seq, vocab] logits or their gradient.
+     */
+    default Variable loss(int[] inputIds, int batch, int seq, int[] attentionMask, int[] labels, int ignoreIndex) {
+        return Ops.crossEntropy(forward(inputIds, batch, seq, attentionMask), labels, ignoreIndex);
+    }
 
     /** A cache sized for this model. */
     KvCache newCache(int capacity);

@@ -183,9 +183,14 @@ public final class CausalLmTraining {
         TrainingHistory history = trainer
             .fit(trainBatches, peft.trainableVariables(), micro -> {
                 CausalLmBatch b = micro.getFirst();
-                var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
-                var loss = Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE);
-                if (teacher != null) loss = distill(loss, logits, b);
+                dev.lora4j.autograd.Variable loss;
+                if (teacher != null) {
+                    // Distillation reads the student's logits, so they are materialised here.
+                    var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
+                    loss = distill(Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE), logits, b);
+                } else {
+                    loss = model.loss(b.inputIds(), b.batch(), b.seq(), b.attentionMask(), b.labels(), CausalLmExample.IGNORE);
+                }
                 if (allocator != null) loss = allocator.withRegulariser(loss);
                 return new Trainer.LossFunction.Result(loss, b.targetCount());
             });
@@ -233,8 +238,8 @@ public final class CausalLmTraining {
         long tokens = 0;
         try (var s = Tape.noGrad()) {
             for (CausalLmBatch b : batches) {
-                var logits = model.forward(b.inputIds(), b.batch(), b.seq(), b.attentionMask());
-                sum += (double) Ops.crossEntropy(logits, b.labels(), CausalLmExample.IGNORE).data()[0] * b.targetCount();
+                var loss = model.loss(b.inputIds(), b.batch(), b.seq(), b.attentionMask(), b.labels(), CausalLmExample.IGNORE);
+                sum += (double) loss.data()[0] * b.targetCount();
                 tokens += b.targetCount();
             }
         }

@@ -67,6 +67,21 @@ public final class Gpt2LMHeadModel extends Module implements CausalLanguageModel
         return lmHead.get().forward(transformer.get().forward(inputIds, batch, seq, attentionMask));
     }
 
+    /**
+     * With the tied head or a plain, bias-free lm_head the head and the loss run fused, a chunk of rows at a time
+     * ({@link Ops#linearCrossEntropy}); a wrapped head (LoRA on lm_head) goes through {@link #forward}.
+     */
+    @Override
+    public Variable loss(int[] inputIds, int batch, int seq, int[] attentionMask, int[] labels, int ignoreIndex) {
+        Variable weight = switch (lmHead.get()) {
+            case TiedLmHead tied -> tied.weight();
+            case Linear head when head.bias() == null -> head.weight();
+            default -> null;
+        };
+        if (weight == null) return CausalLanguageModel.super.loss(inputIds, batch, seq, attentionMask, labels, ignoreIndex);
+        return Ops.linearCrossEntropy(transformer.get().forward(inputIds, batch, seq, attentionMask), weight, labels, ignoreIndex);
+    }
+
     @Override
     public KvCache newCache(int capacity) {
         return new KvCache(config.nLayer(), config.nEmbd(), Math.min(capacity, config.nPositions()));

@@ -1,5 +1,6 @@
 package dev.lora4j.model.llama;
 
+import dev.lora4j.autograd.Ops;
 import dev.lora4j.autograd.Tape;
 import dev.lora4j.autograd.Variable;
 import dev.lora4j.model.CausalLanguageModel;
@@ -78,6 +79,18 @@ public final class LlamaForCausalLM extends Module implements CausalLanguageMode
     @Override
     public Variable forward(int[] inputIds, int batch, int seq, int[] attentionMask) {
         return lmHead.get().forward(model.get().forward(inputIds, batch, seq, attentionMask));
+    }
+
+    /**
+     * With a plain, bias-free lm_head (tied or not, frozen or trained) the head and the loss run fused, a chunk of rows
+     * at a time ({@link Ops#linearCrossEntropy}); a wrapped head (LoRA on lm_head) goes through {@link #forward}.
+     */
+    @Override
+    public Variable loss(int[] inputIds, int batch, int seq, int[] attentionMask, int[] labels, int ignoreIndex) {
+        if (!(lmHead.get() instanceof Linear head) || head.bias() != null) {
+            return CausalLanguageModel.super.loss(inputIds, batch, seq, attentionMask, labels, ignoreIndex);
+        }
+        return Ops.linearCrossEntropy(model.get().forward(inputIds, batch, seq, attentionMask), head.weight(), labels, ignoreIndex);
     }
 
     @Override
