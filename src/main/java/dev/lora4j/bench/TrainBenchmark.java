@@ -11,8 +11,10 @@ import dev.lora4j.model.llama.LlamaConfig;
 import dev.lora4j.model.llama.LlamaForCausalLM;
 import dev.lora4j.nn.GradientCheckpointing;
 import dev.lora4j.nn.Module;
+import dev.lora4j.peft.BaseDType;
 import dev.lora4j.peft.LoraConfig;
 import dev.lora4j.peft.LoraModel;
+import dev.lora4j.peft.QuantizedBase;
 import dev.lora4j.train.optim.AdamW;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -28,7 +30,8 @@ import java.util.function.Supplier;
  * reference in {@code ../shared/bench/bench_torch_lora.py}: the same architecture and sizes, LoRA r=8 alpha=16 on
  * the same layers, AdamW (lr 1e-4), random token ids, N optimizer steps of one batch each (activations from the
  * tape's reused buffers, as the trainer runs, unless turned off). Reports the median of
- * the warm steps (every step after the first), as the reference does.
+ * the warm steps (every step after the first), as the reference does. The frozen base may be stored narrower
+ * ({@link BaseDType}), converted as {@code train --base-dtype} converts it, before LoRA is injected.
  */
 public final class TrainBenchmark {
 
@@ -67,11 +70,13 @@ public final class TrainBenchmark {
 
     /**
      * What to run; batch and seq of 0 take the shape's defaults. {@code gradientCheckpointing} recomputes each
-     * layer's activations during backward (see {@link GradientCheckpointing}).
+     * layer's activations during backward (see {@link GradientCheckpointing}); {@code baseDType} is how the frozen
+     * base is stored.
      */
     public record Options(ModelShape shape, int steps, int batch, int seq, int rank, long seed, boolean reuseBuffers,
-                          boolean gradientCheckpointing) {
+                          boolean gradientCheckpointing, BaseDType baseDType) {
         public Options {
+            if (baseDType == null) throw new IllegalArgumentException("base dtype must be given (f32 leaves the base as built)");
             if (steps < 2) throw new IllegalArgumentException("--steps must be at least 2 (the first step is the cold one), got " + steps);
             if (batch < 0 || seq < 0 || rank <= 0) throw new IllegalArgumentException("batch, seq and rank must be positive");
             if (batch == 0) batch = shape.defaultBatch();
@@ -85,8 +90,9 @@ public final class TrainBenchmark {
      * JVM's collection time summed over the warm steps; {@code maxHeapMb} the heap the JVM may grow to (-Xmx, which
      * peak RSS follows); {@code buildS} is building the model and injecting LoRA;
      * {@code startToFirstStepS} is from JVM start to the end of the first optimizer step. Times in seconds.
+     * {@code baseDtype} is the frozen base's storage.
      */
-    public record Result(String impl, String shape, int batch, int seq, int threads, int steps, long trainableParams,
+    public record Result(String impl, String shape, String baseDtype, int batch, int seq, int threads, int steps, long trainableParams,
                          long totalParams, double buildS, double firstStepS, double startToFirstStepS,
                          double stepS, double tokensPerS, double gflopPerStep, double gflops,
                          double gcS, long peakRssMb, long maxHeapMb, double loss, boolean gradientCheckpointing) {}
@@ -139,6 +145,8 @@ public final class TrainBenchmark {
             loss = () -> Ops.crossEntropy(m.forward(in), labels, -100);
             flops = FlopCount.bert(c, o.batch(), o.seq(), r, 2);
         }
+        // F32 leaves the model as built (QuantizedBase would swap in frozen copies of the same arrays).
+        if (o.baseDType() != BaseDType.F32) QuantizedBase.applyExcept(root, o.baseDType(), lora.modulesToSave());
         LoraModel peft = LoraModel.inject(root, lora, o.seed());
         if (o.gradientCheckpointing()) GradientCheckpointing.enable(root, true);
         root.train(true);
@@ -166,7 +174,7 @@ public final class TrainBenchmark {
         Arrays.sort(warm);
         double step = warm[warm.length / 2];
         Tape.current().dropBuffers();
-        return new Result("lora4j", o.shape().id(), o.batch(), o.seq(), Runtime.getRuntime().availableProcessors(), o.steps(),
+        return new Result("lora4j", o.shape().id(), o.baseDType().name().toLowerCase(java.util.Locale.ROOT), o.batch(), o.seq(), Runtime.getRuntime().availableProcessors(), o.steps(),
             countParameters(root, true), countParameters(root, false), round(buildSeconds), round(times[0]), round(startToFirst),
             round(step), Math.round(tokens / step * 10) / 10.0, round(flops / 1e9), Math.round(flops / step / 1e9 * 10) / 10.0,
             round(gcWarm), LoadBenchmark.peakRssMb(), Runtime.getRuntime().maxMemory() >> 20, round(last), o.gradientCheckpointing());

@@ -140,10 +140,14 @@ final class BenchCommand implements Runnable {
         @Option(names = "--grad-checkpoint", description = "gradient checkpointing: recompute each layer's activations during backward")
         boolean gradCheckpoint;
 
+        @Option(names = "--base-dtype", description = {"storage of the frozen base's linear weights, converted as train --base-dtype does:",
+            "f32 (as built), bf16, int8 or nf4 (default ${DEFAULT-VALUE})"})
+        dev.lora4j.peft.BaseDType baseDType = dev.lora4j.peft.BaseDType.F32;
+
         @Override
         public Integer call() throws Exception {
             var options = new dev.lora4j.bench.TrainBenchmark.Options(dev.lora4j.bench.TrainBenchmark.ModelShape.parse(shape),
-                steps, batch, seq, rank, seed, !noReuse, gradCheckpoint);
+                steps, batch, seq, rank, seed, !noReuse, gradCheckpoint, baseDType);
             var json = new ObjectMapper().setPropertyNamingStrategy(com.fasterxml.jackson.databind.PropertyNamingStrategies.SNAKE_CASE);
             System.out.println(json.writeValueAsString(dev.lora4j.bench.TrainBenchmark.run(options)));
             return 0;

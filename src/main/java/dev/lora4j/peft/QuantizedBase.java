@@ -85,6 +85,22 @@ public final class QuantizedBase {
         return new Summary(dtype, paths.size(), params, before, after, maxError);
     }
 
+    /**
+     * Converts the base as the trainers do before injecting LoRA: every linear layer except the output layers and
+     * the modules trained in full ({@code modulesToSave}, matched as {@link LoraConfig#modulesToSave()} names them:
+     * the module itself, anything under it, or a path segment of that name).
+     */
+    public static Summary applyExcept(Module root, BaseDType dtype, List<String> modulesToSave) {
+        return apply(root, dtype, path -> !inAny(path, modulesToSave));
+    }
+
+    private static boolean inAny(String path, List<String> modules) {
+        for (String m : modules) {
+            if (path.equals(m) || path.startsWith(m + ".") || path.endsWith("." + m) || path.contains("." + m + ".")) return true;
+        }
+        return false;
+    }
+
     /** max |a − b|, read without leaving a heap copy in either tensor. */
     private static double maxAbsDiff(Tensor a, Tensor b) {
         if (a == b) return 0;

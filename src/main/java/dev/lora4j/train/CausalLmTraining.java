@@ -152,8 +152,7 @@ public final class CausalLmTraining {
         Module root = (Module) model;
         baseSummary = null;
         if (baseDType != BaseDType.F32) {
-            baseSummary = QuantizedBase.apply(root, baseDType, path -> lora.modulesToSave().stream()
-                .noneMatch(m -> path.equals(m) || path.endsWith("." + m) || path.startsWith(m + ".") || path.contains("." + m + ".")));
+            baseSummary = QuantizedBase.applyExcept(root, baseDType, lora.modulesToSave());
         }
         dev.lora4j.peft.AdaLoraConfig ada = adaLora == null ? null : new dev.lora4j.peft.AdaLoraConfig(lora, adaLora.targetR(),
             adaLora.initR(), adaLora.tinit(), adaLora.tfinal(), adaLora.deltaT(), adaLora.beta1(), adaLora.beta2(), adaLora.orthRegWeight(),

@@ -250,7 +250,7 @@ public final class SequenceClassification {
         if (base != BaseDType.F32) {
             if (method == Method.FULL) throw new IllegalArgumentException("base dtype " + base + " needs a frozen base: use it with lora, qlora or head");
             // Before training's first evaluation (the "before" accuracy), so that both measurements see the same base.
-            baseSummary = QuantizedBase.apply(model, base, path -> !inAny(path, save));
+            baseSummary = QuantizedBase.applyExcept(model, base, save);
         }
         LoraModel peft = null;
         dev.lora4j.peft.AdaLoraConfig ada = null;
@@ -325,14 +325,6 @@ public final class SequenceClassification {
         return new Result(before, after, params, history, outDir, png);
     }
 
-
-    /** True when the module path names, or lies inside, one of {@code modules}. */
-    private static boolean inAny(String path, List<String> modules) {
-        for (String m : modules) {
-            if (path.equals(m) || path.startsWith(m + ".") || path.endsWith("." + m) || path.contains("." + m + ".")) return true;
-        }
-        return false;
-    }
 
     /** Fraction of examples whose highest logit is their label. */
     public double accuracy(BertForSequenceClassification model, List<LabelledText> data) {
