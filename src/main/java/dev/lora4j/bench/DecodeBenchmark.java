@@ -1,6 +1,5 @@
 package dev.lora4j.bench;
 
-import dev.lora4j.generate.GenerationResult;
 import dev.lora4j.generate.Generator;
 import dev.lora4j.generate.SamplingOptions;
 import dev.lora4j.model.Weights;
@@ -20,12 +19,16 @@ import java.util.stream.Stream;
 /**
  * Greedy decoding speed of a random-weight SmolLM2-135M-shaped Llama with a LoRA adapter (r=8 on the seven
  * projections, B random so that the branch does real work) applied unmerged, then merged into the weights; and
- * how long saving that adapter in Peft's format and loading it onto a fresh base take.
+ * how long saving that adapter in Peft's format and loading it onto a fresh base take. The two paths are timed
+ * alternately, three rounds each, and each rate is the median of its rounds.
  */
 public final class DecodeBenchmark {
     /** Timings in seconds; decode rates exclude the prompt's prefill. */
     public record Result(String shape, int promptTokens, int newTokens, double unmergedTokensPerS, double mergedTokensPerS,
                          double mergedOverUnmerged, double adapterSaveS, double adapterLoadS, long adapterBytes, long peakRssMb) {}
+
+    /** Timed rounds of each path. */
+    private static final int ROUNDS = 3;
 
     private DecodeBenchmark() {}
 
@@ -50,17 +53,26 @@ public final class DecodeBenchmark {
                 bytes = files.mapToLong(p -> p.toFile().length()).sum();
             }
 
-            Generator.generateWithStats(model, prompt, greedy, null);  // warm-up: JIT, caches
-            GenerationResult unmerged = Generator.generateWithStats(model, prompt, greedy, null);
+            // Warm-up of both paths (JIT, caches), then unmerged and merged alternately, A B A B A B, each rate the
+            // median of its rounds: a single pass in a fixed order charged whatever the JIT was still compiling,
+            // and any drift of the machine, to one side.
+            Generator.generateWithStats(model, prompt, greedy, null);
             peft.merge();
             Generator.generateWithStats(model, prompt, greedy, null);
-            GenerationResult merged = Generator.generateWithStats(model, prompt, greedy, null);
+            peft.unmerge();
+            double[] unmergedRates = new double[ROUNDS], mergedRates = new double[ROUNDS];
+            for (int r = 0; r < ROUNDS; r++) {
+                unmergedRates[r] = Generator.generateWithStats(model, prompt, greedy, null).decodeTokensPerSecond();
+                peft.merge();
+                mergedRates[r] = Generator.generateWithStats(model, prompt, greedy, null).decodeTokensPerSecond();
+                peft.unmerge();
+            }
 
             LlamaForCausalLM fresh = LlamaForCausalLM.fromWeights(c, Weights.random(seed, 0.02f));
             t = System.nanoTime();
             PeftAdapterReader.load(fresh, dir, "default", seed);
             double load = (System.nanoTime() - t) / 1e9;
-            double u = round(unmerged.decodeTokensPerSecond()), m = round(merged.decodeTokensPerSecond());
+            double u = round(median(unmergedRates)), m = round(median(mergedRates));
             return new Result("smollm2-135m", promptTokens, newTokens, u, m, round(m / u), round(save), round(load), bytes,
                 LoadBenchmark.peakRssMb());
         } finally {
@@ -68,6 +80,12 @@ public final class DecodeBenchmark {
                 files.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    private static double median(double[] x) {
+        double[] s = x.clone();
+        java.util.Arrays.sort(s);
+        return s[s.length / 2];
     }
 
     private static double round(double x) {
