@@ -130,40 +130,13 @@ final class SkinnyGemm {
             cBase = 0;
             cLd = k;
         }
-        int bound = S.loopBound(k);
         forTasks(m, serial, t -> {
             int end = Math.min(m, (t + 1) * ROWS_PER_TASK);
             for (int i = t * ROWS_PER_TASK; i < end; i++) {
                 int ai = aOff + i * lda, ci = cOff + i * ldc;
                 int j = 0;
                 // Four columns at a time: one load of A's row chunk feeds four FMAs.
-                for (; j + 4 <= n; j += 4) {
-                    int b0 = cBase + j * cLd, b1 = b0 + cLd, b2 = b1 + cLd, b3 = b2 + cLd;
-                    FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
-                    int p = 0;
-                    for (; p < bound; p += L) {
-                        FloatVector x = FloatVector.fromArray(S, a, ai + p);
-                        s0 = x.fma(FloatVector.fromArray(S, cols, b0 + p), s0);
-                        s1 = x.fma(FloatVector.fromArray(S, cols, b1 + p), s1);
-                        s2 = x.fma(FloatVector.fromArray(S, cols, b2 + p), s2);
-                        s3 = x.fma(FloatVector.fromArray(S, cols, b3 + p), s3);
-                    }
-                    // Lanes summed in a fixed order: reduceLanes' order differs between JIT tiers, and a resumed
-                    // run must compute the same bits as an uninterrupted one.
-                    float r0 = VectorMath.sumLanes(s0), r1 = VectorMath.sumLanes(s1);
-                    float r2 = VectorMath.sumLanes(s2), r3 = VectorMath.sumLanes(s3);
-                    for (; p < k; p++) {
-                        float x = a[ai + p];
-                        r0 += x * cols[b0 + p];
-                        r1 += x * cols[b1 + p];
-                        r2 += x * cols[b2 + p];
-                        r3 += x * cols[b3 + p];
-                    }
-                    c[ci + j] += r0;
-                    c[ci + j + 1] += r1;
-                    c[ci + j + 2] += r2;
-                    c[ci + j + 3] += r3;
-                }
+                for (; j + 4 <= n; j += 4) VectorMath.dot4(a, ai, cols, cBase + j * cLd, cLd, k, c, ci + j);
                 for (; j < n; j++) c[ci + j] += VectorMath.dot(a, ai, cols, cBase + j * cLd, k);
             }
         });

@@ -98,7 +98,7 @@ final class SmallMGemm {
         for (; i < m; i++) {
             int ai = aOff + i * lda, ci = cOff + i * ldc + j0;
             if (count == ROW_GROUP) {
-                dot4(a, ai, rows, base, ld, k, c, ci);
+                VectorMath.dot4(a, ai, rows, base, ld, k, c, ci);
             } else {
                 for (int r = 0; r < count; r++) c[ci + r] += VectorMath.dot(a, ai, rows, base + r * ld, k);
             }
@@ -151,37 +151,6 @@ final class SmallMGemm {
         c[c1 + 1] += r11;
         c[c1 + 2] += r12;
         c[c1 + 3] += r13;
-    }
-
-    /**
-     * c[ci + r] += A row · B row r for r &lt; 4: four independent vector accumulators, so the loop is bound by loads,
-     * not by the latency of one FMA chain. Each is summed exactly as {@link VectorMath#dot} sums (lanes in order,
-     * then the scalar tail), so a column's bits do not depend on whether it fell into a group of four.
-     */
-    private static void dot4(float[] a, int ai, float[] b, int b0, int ld, int k, float[] c, int ci) {
-        int b1 = b0 + ld, b2 = b1 + ld, b3 = b2 + ld;
-        FloatVector s0 = FloatVector.zero(S), s1 = s0, s2 = s0, s3 = s0;
-        int p = 0;
-        for (int bound = S.loopBound(k); p < bound; p += L) {
-            FloatVector x = FloatVector.fromArray(S, a, ai + p);
-            s0 = x.fma(FloatVector.fromArray(S, b, b0 + p), s0);
-            s1 = x.fma(FloatVector.fromArray(S, b, b1 + p), s1);
-            s2 = x.fma(FloatVector.fromArray(S, b, b2 + p), s2);
-            s3 = x.fma(FloatVector.fromArray(S, b, b3 + p), s3);
-        }
-        float r0 = VectorMath.sumLanes(s0), r1 = VectorMath.sumLanes(s1);
-        float r2 = VectorMath.sumLanes(s2), r3 = VectorMath.sumLanes(s3);
-        for (; p < k; p++) {
-            float x = a[ai + p];
-            r0 += x * b[b0 + p];
-            r1 += x * b[b1 + p];
-            r2 += x * b[b2 + p];
-            r3 += x * b[b3 + p];
-        }
-        c[ci] += r0;
-        c[ci + 1] += r1;
-        c[ci + 2] += r2;
-        c[ci + 3] += r3;
     }
 
     /** C[M,N] += A[M,K]·B, B [K,N]; C already zeroed when not accumulated into. */

@@ -243,4 +243,37 @@ public final class VectorMath {
         result = result.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, 88.72283f));
         return result.blend(x, x.test(VectorOperators.IS_NAN));
     }
+
+    /**
+     * c[ci + r] += A row · B row r for r &lt; 4 (rows of B ld apart), shared by SkinnyGemm and SmallMGemm: four independent vector accumulators, so the loop is bound by loads,
+     * not by the latency of one FMA chain. Each is summed exactly as {@link #dot} sums (lanes in order,
+     * then the scalar tail), so a column's bits do not depend on whether it fell into a group of four.
+     */
+    static void dot4(float[] a, int ai, float[] b, int b0, int ld, int k, float[] c, int ci) {
+        int b1 = b0 + ld, b2 = b1 + ld, b3 = b2 + ld;
+        FloatVector s0 = FloatVector.zero(SPECIES), s1 = s0, s2 = s0, s3 = s0;
+        int p = 0;
+        for (int bound = SPECIES.loopBound(k); p < bound; p += SPECIES.length()) {
+            FloatVector x = FloatVector.fromArray(SPECIES, a, ai + p);
+            s0 = x.fma(FloatVector.fromArray(SPECIES, b, b0 + p), s0);
+            s1 = x.fma(FloatVector.fromArray(SPECIES, b, b1 + p), s1);
+            s2 = x.fma(FloatVector.fromArray(SPECIES, b, b2 + p), s2);
+            s3 = x.fma(FloatVector.fromArray(SPECIES, b, b3 + p), s3);
+        }
+        // Lanes summed in a fixed order: reduceLanes' order differs between JIT tiers, and a resumed run must
+        // compute the same bits as an uninterrupted one.
+        float r0 = sumLanes(s0), r1 = sumLanes(s1);
+        float r2 = sumLanes(s2), r3 = sumLanes(s3);
+        for (; p < k; p++) {
+            float x = a[ai + p];
+            r0 += x * b[b0 + p];
+            r1 += x * b[b1 + p];
+            r2 += x * b[b2 + p];
+            r3 += x * b[b3 + p];
+        }
+        c[ci] += r0;
+        c[ci + 1] += r1;
+        c[ci + 2] += r2;
+        c[ci + 3] += r3;
+    }
 }
