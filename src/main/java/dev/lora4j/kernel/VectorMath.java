@@ -245,9 +245,10 @@ public final class VectorMath {
     }
 
     /**
-     * c[ci + r] += A row · B row r for r &lt; 4 (rows of B ld apart), shared by SkinnyGemm and SmallMGemm: four independent vector accumulators, so the loop is bound by loads,
-     * not by the latency of one FMA chain. Each is summed exactly as {@link #dot} sums (lanes in order,
-     * then the scalar tail), so a column's bits do not depend on whether it fell into a group of four.
+     * c[ci + r] += A row · B row r for r &lt; 4 (rows of B ld apart), for SkinnyGemm and SmallMGemm: four
+     * independent vector accumulators, so the loop is bound by loads, not by the latency of one FMA chain. Each is
+     * summed exactly as {@link #dot} sums (lanes in order, then the scalar tail), so a column's bits do not depend
+     * on whether it fell into a group of four.
      */
     static void dot4(float[] a, int ai, float[] b, int b0, int ld, int k, float[] c, int ci) {
         int b1 = b0 + ld, b2 = b1 + ld, b3 = b2 + ld;
