@@ -10,7 +10,9 @@ import java.util.function.UnaryOperator;
  * the next block. A decoder of L layers then holds L layer inputs plus one layer's activations instead of L
  * layers' activations, for one more forward per layer.
  *
- * <p>The block must compute the same thing twice: a block that draws random numbers (dropout) must be handed a
+ * <p>The block may read any constant and any leaf variable (parameters, trainable or not), but the only op output
+ * from outside that it may use is x: an outer op output reached from inside would get its gradient from arrays the
+ * recomputation gives back to the pool when it ends. The block must compute the same thing twice: a block that draws random numbers (dropout) must be handed a
  * {@link Replay} that puts its random state back to what it was before the first forward, and afterwards to what it
  * was before the recomputation (so that forwards run after this block, e.g. a second batch through the same
  * layers, keep the draws they would have had without checkpointing).
