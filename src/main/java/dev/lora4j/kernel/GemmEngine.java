@@ -135,7 +135,7 @@ final class GemmEngine {
         }
         boolean serial = Parallel.insideWorker() || Parallel.threads() == 1 || (long) m * n * k < 64L * 64 * 64;
         // A few rows of A (decoding): streaming B once beats packing it, whatever B's storage.
-        if (SmallMGemm.applies(m, transA)) {
+        if (SmallMGemm.applies(m, transA, transB)) {
             if (transB) SmallMGemm.nt(m, n, k, a, aOff, lda, b, c, cOff, ldc, serial);
             else SmallMGemm.nn(m, n, k, a, aOff, lda, b, c, cOff, ldc, serial);
             return;

@@ -5,7 +5,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * GEMM with only a few rows in A ({@link #MAX_M} or fewer, A not transposed): decoding, where each product is one
+ * GEMM with only a few rows in A ({@link #MAX_M_NT} or {@link #MAX_M_NN} or fewer, A not transposed): decoding, where each product is one
  * token per sequence times a weight. The packed engine would copy all of B into panels (reading and writing every
  * weight once more than the product itself does) and then run its 6-row micro-kernel on mostly padding rows; here B
  * is streamed once, straight from the heap, a mapped segment or a quantized matrix, with no packing:
@@ -28,12 +28,16 @@ final class SmallMGemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /**
-     * The most rows of A taken here. B is streamed once whatever M is, but with more rows the packed engine's
-     * 6-row register tile does more work per load than these kernels. Measured (bench gemm, N x K = 576 x 576 and
-     * 1536 x 576, a loaded 2-core machine): nt is ahead of the packed engine through 8 rows, about even at 16 and
-     * behind at 32; nn ahead through 4 to 8 rows and behind at 16.
+     * The most rows of A taken here, per layout. B is streamed once whatever M is, but with more rows the packed
+     * engine's 6-row register tile does more work per load than these kernels. Measured: in isolation (bench gemm,
+     * N x K = 576 x 576 and 1536 x 576, a loaded 2-core machine) nt is ahead of the packed engine through 8 rows,
+     * about even at 16 and behind at 32, nn ahead through 4 to 8 rows and behind at 16; in the serving benchmark
+     * (16 sequences decoding together, so M = 16 in every projection; `bench serve`, quiet machine, 3 rounds each) an
+     * nt threshold of 16 instead of 8 raised the batched server from 59-78 to 86-94 tokens/s, since packing reads
+     * and writes every weight once more per step.
      */
-    static final int MAX_M = Integer.getInteger("lora4j.gemm.smallm", 8);
+    static final int MAX_M_NT = Integer.getInteger("lora4j.gemm.smallm.nt", 16);
+    static final int MAX_M_NN = Integer.getInteger("lora4j.gemm.smallm.nn", 8);
     /** nt: B rows decoded and dotted together. */
     private static final int ROW_GROUP = 4;
     /** nn: K rows of a non-heap B widened per block, so the buffer (BLOCK_K × STRIP_TASK floats) fits in L1. */
@@ -46,8 +50,8 @@ final class SmallMGemm {
     private SmallMGemm() {}
 
     /** Whether C (+)= A·op(B) with {@code m} rows and A not transposed is run here. */
-    static boolean applies(int m, boolean transA) {
-        return !transA && m <= MAX_M;
+    static boolean applies(int m, boolean transA, boolean transB) {
+        return !transA && m <= (transB ? MAX_M_NT : MAX_M_NN);
     }
 
     /** C[M,N] += A[M,K]·Bᵀ, B [N,K]; C already zeroed when not accumulated into. */

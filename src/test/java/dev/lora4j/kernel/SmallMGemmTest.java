@@ -15,7 +15,8 @@ import org.junit.jupiter.api.Test;
  * blocks; one shape is large enough to run in parallel.
  */
 class SmallMGemmTest {
-    static final int[] ROWS = {1, 2, 3, 5, SmallMGemm.MAX_M, SmallMGemm.MAX_M + 1};
+    /** Both thresholds and one row past each (the packed engine). */
+    static final int[] ROWS = {1, 2, 3, 5, SmallMGemm.MAX_M_NN, SmallMGemm.MAX_M_NN + 1, SmallMGemm.MAX_M_NT, SmallMGemm.MAX_M_NT + 1};
     /** {n, k}: odd sizes, one K below a vector, one product above the parallel threshold, nn widths over 128. */
     static final int[][] SIZES = {{37, 61}, {70, 13}, {150, 45}, {333, 517}};
 
