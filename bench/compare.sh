@@ -56,24 +56,9 @@ done
 [ "$rounds" -ge 2 ] 2>/dev/null || { echo "compare: --rounds must be a number >= 2, got '$rounds'" >&2; exit 2; }
 [ -f "$reference/bench_torch_lora.py" ] || { echo "compare: no bench_torch_lora.py in $reference (pass --reference DIR)" >&2; exit 2; }
 cd "$ROOT"
-PY=/usr/bin/python3
-
 # --- PyTorch on OpenBLAS, from Debian ---------------------------------------------------------------------------
-need_install=
-[ -x "$PY" ] && "$PY" -c 'import torch, numpy' 2>/dev/null || need_install=1
-if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1 \
-   && ! dpkg -s libopenblas0-openmp >/dev/null 2>&1; then
-  need_install=1
-fi
-if [ -n "$need_install" ]; then
-  if [ "$(id -u)" -eq 0 ]; then sudo=()
-  elif command -v sudo >/dev/null 2>&1; then sudo=(sudo)
-  else echo "compare: need python3-torch, python3-numpy and libopenblas0-pthread; run as root or install sudo" >&2; exit 1
-  fi
-  echo "compare: installing python3-torch python3-numpy libopenblas0-pthread" >&2
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-torch python3-numpy libopenblas0-pthread >&2
-fi
+. "$ROOT/bench/debian_python.sh"
+ensure_debian_python compare 'import torch, numpy' python3-torch python3-numpy
 
 [ -n "$out" ] || out=$(mktemp -d "${TMPDIR:-/tmp}/lora4j_compare.XXXXXX")
 mkdir -p "$out"

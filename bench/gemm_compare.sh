@@ -40,25 +40,9 @@ done
 
 ROOT=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-PY=/usr/bin/python3
-
 # --- numpy on OpenBLAS, from Debian -----------------------------------------------------------------------------
-need_install=
-[ -x "$PY" ] && "$PY" -c 'import numpy' 2>/dev/null || need_install=1
-# Without an OpenBLAS package numpy falls back to the reference BLAS, many times slower.
-if command -v dpkg >/dev/null 2>&1 && ! dpkg -s libopenblas0-pthread >/dev/null 2>&1 \
-   && ! dpkg -s libopenblas0-openmp >/dev/null 2>&1; then
-  need_install=1
-fi
-if [ -n "$need_install" ]; then
-  if [ "$(id -u)" -eq 0 ]; then sudo=()
-  elif command -v sudo >/dev/null 2>&1; then sudo=(sudo)
-  else echo "gemm_compare: need python3-numpy and libopenblas0-pthread; run as root or install sudo" >&2; exit 1
-  fi
-  echo "gemm_compare: installing python3-numpy libopenblas0-pthread" >&2
-  "${sudo[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq python3-numpy libopenblas0-pthread >&2
-fi
+. "$ROOT/bench/debian_python.sh"
+ensure_debian_python gemm_compare 'import numpy' python3-numpy
 
 # --- run, A B A B ---------------------------------------------------------------------------------------------
 [ -n "$out" ] || out=$(mktemp -d "${TMPDIR:-/tmp}/gemm_compare.XXXXXX")
